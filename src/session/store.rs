@@ -1,0 +1,183 @@
+//! What every session store offers, the errors it may report, and the
+//! revision rule all stores apply on save.
+//!
+//! This module owns the contract, not a storage technique: `embedded` keeps
+//! records in one local file, `memory` in the process. A store never sees a
+//! session id in clear nor a password in clear: it files records under
+//! `SessionId::store_key` and the password inside is sealed.
+//!
+//! Invariants every implementation keeps: an expired entry is never
+//! returned; a save from a stale copy is refused with `Conflict`, so a
+//! request can neither overwrite a newer state nor bring back a session
+//! that was deleted or has expired.
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::cookie::SessionId;
+use super::record::SessionRecord;
+
+/// Keeps session records between requests.
+///
+/// Callers hold the session's lock (see `lock`) from `load` to `save`, so
+/// that requests of one session see each other's changes in order.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// The record of `id`, or `None` when there is none or it has expired.
+    async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Stores `record` under `id` for `ttl` from now.
+    ///
+    /// The store checks `record.revision` against its own copy: a new
+    /// session (nothing stored) must have revision 0, an existing one the
+    /// revision that was loaded. Otherwise the save is refused with
+    /// [`StoreError::Conflict`] and nothing changes. On success the stored
+    /// copy has revision `record.revision + 1`; a caller that saves the same
+    /// record again in one request adds one to its own copy first.
+    async fn save(
+        &self,
+        id: &SessionId,
+        record: &SessionRecord,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// Removes the record of `id`; removing an absent record is not an error.
+    async fn delete(&self, id: &SessionId) -> Result<(), StoreError>;
+}
+
+/// Why a session store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process holds the store file (redb locks it exclusively).
+    #[error(
+        "session store {} is already open in another process; stop that process or give \
+         this one its own file",
+        path.display()
+    )]
+    InUse {
+        /// The file that is locked.
+        path: PathBuf,
+    },
+
+    /// The store file could not be created or opened.
+    #[error(
+        "session store {} could not be opened; check that its folder exists and is writable",
+        path.display()
+    )]
+    OpenFailed {
+        /// The file that failed to open.
+        path: PathBuf,
+        /// What the storage engine reported.
+        #[source]
+        source: Box<dyn Error + Send + Sync>,
+    },
+
+    /// The store failed while reading or writing.
+    #[error("session store is unavailable; check the disk or the store service and its log")]
+    Unavailable {
+        /// What the storage engine reported.
+        #[source]
+        source: Box<dyn Error + Send + Sync>,
+    },
+
+    /// A stored entry could not be decoded. The store removed it, so the
+    /// session's user has to sign in again.
+    #[error("stored session could not be decoded and was removed; the user must sign in again")]
+    Corrupt {
+        /// Why decoding failed.
+        #[source]
+        source: Box<dyn Error + Send + Sync>,
+    },
+
+    /// The record saved was not the latest: another request saved in the
+    /// meantime, or the session was deleted or expired.
+    #[error("session changed or ended since it was loaded; load it again before saving")]
+    Conflict {
+        /// Revision in the store; `None` when the session no longer exists.
+        stored: Option<u64>,
+        /// Revision of the record the caller tried to save.
+        given: u64,
+    },
+}
+
+/// The revision rule of `SessionStore::save`: given the revision in the
+/// store (`None` when absent or expired) and the revision of the record to
+/// save, the revision to store, or `Conflict`.
+pub(crate) fn next_revision(stored: Option<u64>, given: u64) -> Result<u64, StoreError> {
+    match stored {
+        Some(current) if current == given => Ok(given.saturating_add(1)),
+        None if given == 0 => Ok(1),
+        _ => Err(StoreError::Conflict { stored, given }),
+    }
+}
+
+/// Seconds of `ttl` rounded up, as an `i64`, saturating.
+pub(crate) fn ttl_seconds(ttl: Duration) -> i64 {
+    let whole = ttl
+        .as_secs()
+        .saturating_add(u64::from(ttl.subsec_nanos() > 0));
+    i64::try_from(whole).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_session_saves_as_revision_one() {
+        assert_eq!(next_revision(None, 0).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_save_from_the_loaded_revision_bumps_it() {
+        assert_eq!(next_revision(Some(4), 4).unwrap(), 5);
+    }
+
+    #[test]
+    fn a_save_from_a_stale_copy_is_a_conflict() {
+        let refused = next_revision(Some(5), 4).unwrap_err();
+
+        assert!(matches!(
+            refused,
+            StoreError::Conflict {
+                stored: Some(5),
+                given: 4
+            }
+        ));
+    }
+
+    #[test]
+    fn a_save_after_the_session_ended_is_a_conflict() {
+        let refused = next_revision(None, 3).unwrap_err();
+
+        assert!(matches!(
+            refused,
+            StoreError::Conflict {
+                stored: None,
+                given: 3
+            }
+        ));
+    }
+
+    #[test]
+    fn ttl_rounds_up_to_whole_seconds() {
+        assert_eq!(ttl_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(ttl_seconds(Duration::from_secs(90)), 90);
+        assert_eq!(ttl_seconds(Duration::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn error_messages_say_what_failed_and_what_to_try() {
+        let in_use = StoreError::InUse {
+            path: PathBuf::from("/var/lib/mailfront/sessions.redb"),
+        };
+
+        let text = in_use.to_string();
+
+        assert!(text.starts_with("session store /var/lib/mailfront/sessions.redb is already"));
+        assert!(text.contains("; stop that process"));
+    }
+}
