@@ -1,0 +1,355 @@
+//! Message commands on the selected mailbox, all by UID: SEARCH, SORT,
+//! FETCH, STORE, COPY, MOVE, EXPUNGE, and APPEND (RFC 3501 section 6.4,
+//! RFC 4315, RFC 4731, RFC 5256, RFC 6851).
+//!
+//! UID lists go out as compact sets. FETCH responses are matched to the
+//! request by UID: a response for a message that was not asked for, or that
+//! carries no UID, is news about the mailbox and becomes a
+//! [`crate::MailboxEvent::FlagsChanged`] event, never a result row. Message
+//! bodies are never logged.
+
+use std::collections::HashMap;
+
+use tracing::instrument;
+
+use super::mailboxes::mailbox_refusal;
+use super::Connection;
+use crate::command::{check_flag, needs_utf8, search_key, sort_keys, Command};
+use crate::error::{ImapError, Stage};
+use crate::types::{Envelope, FlagOp, MessageSummary, SearchCriteria, SortKey};
+use crate::wire::fetch::FetchData;
+use crate::wire::response::{Code, Untagged};
+use crate::wire::sequence::compact_set;
+
+impl Connection {
+    /// `UID SORT (<keys>) UTF-8 <criteria>`: UIDs in sort order. Fails with
+    /// [`ImapError::Unsupported`] when the server lacks SORT.
+    #[instrument(level = "debug", parent = &self.span, skip_all)]
+    pub async fn uid_sort(
+        &mut self,
+        keys: &[SortKey],
+        criteria: &SearchCriteria,
+    ) -> Result<Vec<u32>, ImapError> {
+        if !self.capabilities.sort() {
+            return Err(ImapError::Unsupported { capability: "SORT" });
+        }
+        let command = search_key(
+            sort_keys(Command::new("UID SORT"), keys)?.raw(" UTF-8"),
+            criteria,
+        )?;
+
+        let mut uids = Vec::new();
+        let mut policy = self.policy(Stage::Command);
+        policy.line = self.limits.max_result_line;
+        self.execute(command, policy, |response| match response {
+            Untagged::Sort(found) => {
+                uids.extend(found);
+                None
+            }
+            other => Some(other),
+        })
+        .await?;
+        Ok(uids)
+    }
+
+    /// `UID SEARCH <criteria>` (with `RETURN (ALL)` when the server has
+    /// ESEARCH, and `CHARSET UTF-8` when a string is not ASCII): matching
+    /// UIDs in ascending order.
+    #[instrument(level = "debug", parent = &self.span, skip_all)]
+    pub async fn uid_search(&mut self, criteria: &SearchCriteria) -> Result<Vec<u32>, ImapError> {
+        let mut command = Command::new("UID SEARCH");
+        if self.capabilities.esearch() {
+            command = command.raw(" RETURN (ALL)");
+        }
+        if needs_utf8(criteria) {
+            command = command.raw(" CHARSET UTF-8");
+        }
+        let command = search_key(command, criteria)?;
+
+        let mut uids = Vec::new();
+        let mut policy = self.policy(Stage::Command);
+        policy.line = self.limits.max_result_line;
+        self.execute(command, policy, |response| match response {
+            Untagged::Search(found) | Untagged::ESearch { all: found, .. } => {
+                uids.extend(found);
+                None
+            }
+            other => Some(other),
+        })
+        .await?;
+
+        uids.sort_unstable();
+        uids.dedup();
+        Ok(uids)
+    }
+
+    /// Runs `UID FETCH <uids> <items>` and returns the data for the UIDs
+    /// asked for, merged per UID. Other FETCH responses become events.
+    async fn fetch_by_uid(
+        &mut self,
+        uids: &[u32],
+        items: &str,
+        keep_literal: usize,
+    ) -> Result<(HashMap<u32, FetchData>, Option<u64>), ImapError> {
+        let Some(set) = compact_set(uids) else {
+            return Ok((HashMap::new(), None));
+        };
+        let command = Command::new("UID FETCH")
+            .raw(" ")
+            .raw(&set)
+            .raw(" ")
+            .raw(items);
+
+        let mut rows: HashMap<u32, FetchData> = HashMap::new();
+        let mut policy = self.policy(Stage::Command);
+        policy.keep_literal = keep_literal;
+        let completion = self
+            .execute(command, policy, |response| match response {
+                Untagged::Fetch(data) if data.uid.is_some_and(|uid| uids.contains(&uid)) => {
+                    let uid = data.uid.unwrap_or_default();
+                    match rows.get_mut(&uid) {
+                        Some(row) => row.merge(*data),
+                        None => {
+                            rows.insert(uid, *data);
+                        }
+                    }
+                    None
+                }
+                other => Some(other),
+            })
+            .await?;
+        Ok((rows, completion.skipped_literal))
+    }
+
+    /// `UID FETCH <uids> (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE
+    /// BODYSTRUCTURE)`: one summary per UID still present, in the order of
+    /// `uids` (duplicates once). Expunged UIDs are simply absent. A response
+    /// for a requested UID that carries no ENVELOPE gives no row (its flags
+    /// become an event).
+    #[instrument(level = "debug", parent = &self.span, skip_all, fields(count = uids.len()))]
+    pub async fn fetch_summaries(
+        &mut self,
+        uids: &[u32],
+    ) -> Result<Vec<MessageSummary>, ImapError> {
+        let items = "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE)";
+        let (mut rows, _) = self
+            .fetch_by_uid(uids, items, self.limits.max_literal)
+            .await?;
+
+        let mut out = Vec::with_capacity(rows.len());
+        for &uid in uids {
+            let Some(row) = rows.remove(&uid) else {
+                continue;
+            };
+            let Some(envelope) = row.envelope else {
+                self.mailbox.unclaimed_fetch(FetchData {
+                    envelope: None,
+                    ..row
+                });
+                continue;
+            };
+            out.push(summary(
+                uid,
+                row.flags,
+                row.internal_date,
+                row.size,
+                envelope,
+                row.body_structure,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// `UID FETCH <uid> (BODY.PEEK[])`: the raw message, or `None` when the
+    /// UID no longer exists. A body above `max_bytes` gives
+    /// [`ImapError::ResponseTooLarge`] with `usable: true`: its bytes are
+    /// read and discarded, never held, and the connection stays in sync.
+    #[instrument(level = "debug", parent = &self.span, skip_all, fields(uid))]
+    pub async fn fetch_message(
+        &mut self,
+        uid: u32,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<u8>>, ImapError> {
+        let (mut rows, skipped) = self
+            .fetch_by_uid(&[uid], "(UID BODY.PEEK[])", max_bytes)
+            .await?;
+        if skipped.is_some() {
+            return Err(ImapError::ResponseTooLarge {
+                limit: max_bytes,
+                usable: true,
+            });
+        }
+
+        let body = rows.remove(&uid).and_then(|row| row.body).flatten();
+        if body.as_ref().is_some_and(|b| b.len() > max_bytes) {
+            return Err(ImapError::ResponseTooLarge {
+                limit: max_bytes,
+                usable: true,
+            });
+        }
+        Ok(body)
+    }
+
+    /// `UID FETCH <uids> (UID FLAGS)`: the flags of each UID still present,
+    /// in the order of `uids`.
+    #[instrument(level = "debug", parent = &self.span, skip_all)]
+    pub async fn fetch_flags(
+        &mut self,
+        uids: &[u32],
+    ) -> Result<Vec<(u32, Vec<String>)>, ImapError> {
+        let (mut rows, _) = self
+            .fetch_by_uid(uids, "(UID FLAGS)", self.limits.max_literal)
+            .await?;
+
+        Ok(uids
+            .iter()
+            .filter_map(|uid| Some((*uid, rows.remove(uid)?.flags?)))
+            .collect())
+    }
+
+    /// `UID STORE <uids> +FLAGS.SILENT (<flags>)` or `-FLAGS.SILENT`. Each
+    /// flag must be a valid atom (`\Seen`, `$Label`), or nothing is sent.
+    #[instrument(level = "debug", parent = &self.span, skip_all)]
+    pub async fn store_flags(
+        &mut self,
+        uids: &[u32],
+        op: FlagOp,
+        flags: &[&str],
+    ) -> Result<(), ImapError> {
+        let item = match op {
+            FlagOp::Add => " +FLAGS.SILENT",
+            FlagOp::Remove => " -FLAGS.SILENT",
+        };
+        for flag in flags {
+            check_flag(flag)?;
+        }
+        let Some(set) = compact_set(uids) else {
+            return Ok(());
+        };
+        if flags.is_empty() {
+            return Ok(());
+        }
+
+        let command = Command::new("UID STORE")
+            .raw(" ")
+            .raw(&set)
+            .raw(item)
+            .flag_list(flags)?;
+        self.execute(command, self.policy(Stage::Command), Some)
+            .await
+            .map(|_| ())
+    }
+
+    /// `UID COPY <uids> <mailbox>`; `MailboxNotFound` when the target is
+    /// missing.
+    #[instrument(level = "debug", parent = &self.span, skip_all)]
+    pub async fn copy(&mut self, uids: &[u32], dest_raw: &str) -> Result<(), ImapError> {
+        let Some(set) = compact_set(uids) else {
+            return Ok(());
+        };
+        let command = Command::new("UID COPY")
+            .raw(" ")
+            .raw(&set)
+            .string(dest_raw.as_bytes());
+
+        let result = self
+            .execute(command, self.policy(Stage::Command), Some)
+            .await;
+        result.map(|_| ()).map_err(|e| mailbox_refusal(e, dest_raw))
+    }
+
+    /// Moves messages: `UID MOVE` when the server has MOVE; otherwise
+    /// `UID COPY`, `UID STORE +FLAGS.SILENT (\Deleted)` and, with UIDPLUS,
+    /// `UID EXPUNGE`.
+    ///
+    /// Without MOVE and UIDPLUS the originals stay in the mailbox marked
+    /// `\Deleted`: a plain EXPUNGE would also remove messages other clients
+    /// marked, so it is not sent.
+    #[instrument(level = "debug", parent = &self.span, skip_all)]
+    pub async fn move_messages(&mut self, uids: &[u32], dest_raw: &str) -> Result<(), ImapError> {
+        let Some(set) = compact_set(uids) else {
+            return Ok(());
+        };
+        if self.capabilities.moves() {
+            let command = Command::new("UID MOVE")
+                .raw(" ")
+                .raw(&set)
+                .string(dest_raw.as_bytes());
+            let result = self
+                .execute(command, self.policy(Stage::Command), Some)
+                .await;
+            return result.map(|_| ()).map_err(|e| mailbox_refusal(e, dest_raw));
+        }
+
+        self.copy(uids, dest_raw).await?;
+        self.store_flags(uids, FlagOp::Add, &["\\Deleted"]).await?;
+        if self.capabilities.uidplus() {
+            self.uid_expunge(uids).await?;
+        }
+        Ok(())
+    }
+
+    /// `UID EXPUNGE <uids>`: removes those messages if marked `\Deleted`.
+    /// Needs UIDPLUS ([`ImapError::Unsupported`] otherwise).
+    #[instrument(level = "debug", parent = &self.span, skip_all)]
+    pub async fn uid_expunge(&mut self, uids: &[u32]) -> Result<(), ImapError> {
+        if !self.capabilities.uidplus() {
+            return Err(ImapError::Unsupported {
+                capability: "UIDPLUS",
+            });
+        }
+        let Some(set) = compact_set(uids) else {
+            return Ok(());
+        };
+
+        let command = Command::new("UID EXPUNGE").raw(" ").raw(&set);
+        self.execute(command, self.policy(Stage::Command), Some)
+            .await
+            .map(|_| ())
+    }
+
+    /// `APPEND <mailbox> (<flags>) <literal>`: stores a message and returns
+    /// its UID when the server reports one (APPENDUID, with UIDPLUS).
+    ///
+    /// The message goes out as a plain literal, so it must not contain NUL
+    /// bytes (BINARY is not used); servers refuse such messages.
+    #[instrument(level = "debug", parent = &self.span, skip_all, fields(bytes = message.len()))]
+    pub async fn append(
+        &mut self,
+        raw_name: &str,
+        flags: &[&str],
+        message: &[u8],
+    ) -> Result<Option<u32>, ImapError> {
+        let command = Command::new("APPEND")
+            .string(raw_name.as_bytes())
+            .flag_list(flags)?
+            .literal(message);
+
+        let result = self
+            .execute(command, self.policy(Stage::Command), Some)
+            .await;
+        let completion = result.map_err(|e| mailbox_refusal(e, raw_name))?;
+        Ok(match completion.code {
+            Some(Code::AppendUid(uid)) => Some(uid),
+            _ => None,
+        })
+    }
+}
+
+fn summary(
+    uid: u32,
+    flags: Option<Vec<String>>,
+    internal_date: Option<chrono::DateTime<chrono::FixedOffset>>,
+    size: Option<u32>,
+    envelope: Envelope,
+    body: Option<crate::types::BodyStructure>,
+) -> MessageSummary {
+    MessageSummary {
+        uid,
+        flags: flags.unwrap_or_default(),
+        internal_date,
+        size,
+        envelope,
+        body,
+    }
+}

@@ -1,0 +1,55 @@
+//! Named deviations of real servers that the client tolerates.
+//!
+//! Each quirk says which server does it and which fixture pins it. Quirks
+//! only widen what the client accepts; the client never sends non-standard
+//! syntax because of one. Tolerances that follow from reading the grammar
+//! generously (an empty address list `()` where NIL is meant, 8-bit bytes in
+//! quoted strings) live in the parser instead, see `wire::fetch`.
+
+/// Dovecot refuses an extra connection after accepting the password with a
+/// tagged NO whose text starts with "Maximum number of connections", with or
+/// without a `[LIMIT]` code depending on its version (measured on Dovecot
+/// 2.3.19; pinned by `login_over_the_connection_limit_is_not_a_wrong_password`).
+pub(crate) fn is_connection_limit_text(text: &str) -> bool {
+    text.to_ascii_lowercase()
+        .contains("maximum number of connections")
+}
+
+/// Servers without the `[NONEXISTENT]` code say a mailbox is missing in
+/// prose: Dovecot "Mailbox doesn't exist", Courier and Cyrus "Mailbox does
+/// not exist", UW "No such mailbox", Exchange "The specified folder could
+/// not be found" (pinned by `a_missing_mailbox_without_a_code_is_not_found`).
+pub(crate) fn is_missing_mailbox_text(text: &str) -> bool {
+    const TEXTS: [&str; 5] = [
+        "doesn't exist",
+        "does not exist",
+        "no such mailbox",
+        "could not be found",
+        "unknown mailbox",
+    ];
+
+    let lower = text.to_ascii_lowercase();
+    TEXTS.iter().any(|t| lower.contains(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dovecot_connection_limit_text_is_recognised() {
+        assert!(is_connection_limit_text(
+            "Maximum number of connections from user+IP exceeded (mail_max_userip_connections=10)"
+        ));
+        assert!(!is_connection_limit_text("Authentication failed."));
+    }
+
+    #[test]
+    fn missing_mailbox_texts_are_recognised() {
+        assert!(is_missing_mailbox_text("Mailbox doesn't exist: Foo"));
+        assert!(is_missing_mailbox_text(
+            "The specified folder could not be found in the store"
+        ));
+        assert!(!is_missing_mailbox_text("Permission denied"));
+    }
+}
