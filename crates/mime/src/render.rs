@@ -384,14 +384,8 @@ pub(crate) fn filename_for(entity: &Entity<'_>, data: &[u8]) -> String {
             .unwrap_or_default();
         let safe: String = subject
             .chars()
-            .map(|c| {
-                if matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') {
-                    '_'
-                } else {
-                    c
-                }
-            })
             .filter(|c| !c.is_control())
+            .map(|c| if matches!(c, '/' | '\\') { '_' } else { c })
             .collect();
         let safe = safe.trim();
         let stem = if safe.is_empty() {
