@@ -191,7 +191,7 @@ fn parse_entity<'a>(
 
     if depth >= MAX_MULTIPART_DEPTH {
         entity.problems.push(Problem::NestedTooDeeply {
-            part: display_id(id),
+            part: id.to_string(),
         });
         entity.content_type.value = "text/plain".to_string();
         return entity;
@@ -206,7 +206,7 @@ fn parse_entity<'a>(
     let split = split_multipart(body, boundary.as_bytes());
     if split.parts.is_empty() {
         entity.problems.push(Problem::NoParts {
-            part: display_id(id),
+            part: id.to_string(),
         });
         entity.content_type.value = "text/plain".to_string();
         if is_message_root {
@@ -216,7 +216,7 @@ fn parse_entity<'a>(
     }
     if !split.closed {
         entity.problems.push(Problem::MissingCloseBoundary {
-            part: display_id(id),
+            part: id.to_string(),
         });
     }
 
@@ -228,15 +228,6 @@ fn parse_entity<'a>(
             .push(parse_entity(part, &child_id, false, digest, depth + 1));
     }
     entity
-}
-
-/// How a part number reads in a problem: the top of a message is "1".
-fn display_id(id: &str) -> String {
-    if id.is_empty() {
-        "1".to_string()
-    } else {
-        id.to_string()
-    }
 }
 
 /// Split a header block from the body. Returns the fields and the offset of

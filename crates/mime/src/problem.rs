@@ -6,29 +6,48 @@
 use thiserror::Error;
 
 /// Something wrong with one part of a message. Display text has the form
-/// `<what failed>; <what the reader gets instead>`.
+/// `<what failed>; <what the reader gets instead>`. A `part` is an IMAP part
+/// number; empty means the body of the top-level message.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Problem {
     /// A multipart body has no closing delimiter: the sender or a relay cut
     /// the message short.
-    #[error("the message ends before its last MIME boundary (part {part}); what arrived is shown")]
+    #[error("the message ends before its last MIME boundary{}; what arrived is shown", within(.part))]
     MissingCloseBoundary { part: String },
 
     /// A multipart body contains no delimiter at all.
-    #[error("multipart part {part} has no parts; its raw text is shown instead")]
+    #[error("{} has no MIME parts; its raw text is shown instead", place(.part))]
     NoParts { part: String },
 
     /// Base64 with stray bytes or cut inside a byte.
-    #[error("part {part} has damaged base64; the bytes that could be decoded are shown")]
+    #[error("{} has damaged base64; the bytes that could be decoded are shown", place(.part))]
     DamagedBase64 { part: String },
 
     /// Bytes that are not valid in the declared charset.
-    #[error("part {part} is not valid {charset}; unreadable bytes are shown as \u{FFFD}")]
+    #[error("{} is not valid {charset}; unreadable bytes are shown as \u{FFFD}", place(.part))]
     InvalidCharset { part: String, charset: String },
 
     /// Nesting beyond what the renderer follows.
-    #[error("part {part} is nested too deeply; it is shown as raw text")]
+    #[error("{} is nested too deeply; it is shown as raw text", place(.part))]
     NestedTooDeeply { part: String },
+}
+
+/// "part 1.2", or "the message body" for the top-level body.
+fn place(part: &str) -> String {
+    if part.is_empty() {
+        "the message body".to_string()
+    } else {
+        format!("part {part}")
+    }
+}
+
+/// " (in part 1.2)", or nothing for the top-level body.
+fn within(part: &str) -> String {
+    if part.is_empty() {
+        String::new()
+    } else {
+        format!(" (in part {part})")
+    }
 }
 
 #[cfg(test)]
@@ -37,8 +56,18 @@ mod tests {
 
     #[test]
     fn problem_text_names_the_part_and_what_is_shown() {
-        let text = Problem::MissingCloseBoundary { part: "1".into() }.to_string();
-        assert!(text.starts_with("the message ends before its last MIME boundary"));
-        assert!(text.contains("; what arrived is shown"));
+        let text = Problem::MissingCloseBoundary { part: "2".into() }.to_string();
+        assert_eq!(
+            text,
+            "the message ends before its last MIME boundary (in part 2); what arrived is shown"
+        );
+        let text = Problem::NoParts {
+            part: String::new(),
+        }
+        .to_string();
+        assert_eq!(
+            text,
+            "the message body has no MIME parts; its raw text is shown instead"
+        );
     }
 }
