@@ -18,11 +18,10 @@
 //!
 //! - One node only: the file lock keeps other processes out, so several
 //!   nodes need a networked store behind the same trait.
-//! - Saves are committed with eventual durability (written to the file but
-//!   not flushed to the disk before returning), while deletes are flushed.
-//!   A restarted process keeps every session; a power cut may lose the last
-//!   second or so of saves, which at worst signs users out or forgets a
-//!   sort order, but never revives a deleted session.
+//! - Every write is flushed to the disk (`fdatasync`) before the call
+//!   returns, and redb runs one write at a time: about 0.35 ms per save on
+//!   a local SSD, so a node manages a few thousand saves a second. A web
+//!   layer that saves on every request pays that on every request.
 //! - A call whose future is dropped still runs to its end on the blocking
 //!   pool: a save may land after its request went away.
 
@@ -31,9 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use redb::{
-    Database, DatabaseError, Durability, ReadableTable, ReadableTableMetadata, TableDefinition,
-};
+use redb::{Database, DatabaseError, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::cookie::SessionId;
 use super::record::SessionRecord;
@@ -132,9 +129,7 @@ impl EmbeddedStore {
     /// to do not fill the file.
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
         self.run(|db, now| {
-            let mut txn = db.begin_write().map_err(unavailable)?;
-            txn.set_durability(Durability::Eventual);
-
+            let txn = db.begin_write().map_err(unavailable)?;
             let purged = {
                 let mut records = txn.open_table(RECORDS).map_err(unavailable)?;
                 let mut expiry = txn.open_table(EXPIRY).map_err(unavailable)?;
@@ -203,19 +198,19 @@ impl SessionStore for EmbeddedStore {
                 return Ok(None);
             };
 
-            let decoded = decode_entry(entry.value());
+            let seen = entry.value().to_vec();
             drop(entry);
             drop(records);
             drop(txn);
 
-            match decoded {
+            match decode_entry(&seen) {
                 Ok((header, record)) if header.expires_at > now => Ok(Some(record)),
                 Ok(_) => {
-                    remove_entry(db, &key, Durability::Eventual)?;
+                    remove_entry(db, &key, Some(&seen))?;
                     Ok(None)
                 }
                 Err(error) => {
-                    remove_entry(db, &key, Durability::Eventual)?;
+                    remove_entry(db, &key, Some(&seen))?;
                     Err(StoreError::Corrupt {
                         source: Box::new(error),
                     })
@@ -238,8 +233,7 @@ impl SessionStore for EmbeddedStore {
         })?;
 
         self.run(move |db, now| {
-            let mut txn = db.begin_write().map_err(unavailable)?;
-            txn.set_durability(Durability::Eventual);
+            let txn = db.begin_write().map_err(unavailable)?;
             {
                 let mut records = txn.open_table(RECORDS).map_err(unavailable)?;
                 let mut expiry = txn.open_table(EXPIRY).map_err(unavailable)?;
@@ -278,9 +272,7 @@ impl SessionStore for EmbeddedStore {
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
         let key = id.store_key();
 
-        // A delete is a logout: flush it, so that a crash cannot revive it.
-        self.run(move |db, _| remove_entry(db, &key, Durability::Immediate))
-            .await
+        self.run(move |db, _| remove_entry(db, &key, None)).await
     }
 }
 
@@ -292,14 +284,21 @@ fn create_tables(db: &Database) -> Result<(), StoreError> {
     txn.commit().map_err(unavailable)
 }
 
-/// Removes the record filed under `key` and its expiry row, if any.
-fn remove_entry(db: &Database, key: &str, durability: Durability) -> Result<(), StoreError> {
-    let mut txn = db.begin_write().map_err(unavailable)?;
-    txn.set_durability(durability);
+/// Removes the record filed under `key` and its expiry row, if any. With
+/// `only_if`, only when the stored entry is still exactly those bytes, so that
+/// a load that found an expired entry cannot remove one saved meanwhile.
+fn remove_entry(db: &Database, key: &str, only_if: Option<&[u8]>) -> Result<(), StoreError> {
+    let txn = db.begin_write().map_err(unavailable)?;
     {
         let mut records = txn.open_table(RECORDS).map_err(unavailable)?;
         let mut expiry = txn.open_table(EXPIRY).map_err(unavailable)?;
 
+        if let Some(expected) = only_if {
+            let current = records.get(key).map_err(unavailable)?;
+            if current.is_none_or(|entry| entry.value() != expected) {
+                return Ok(());
+            }
+        }
         let removed = records.remove(key).map_err(unavailable)?;
         if let Some(header) = removed.and_then(|entry| decode_header(entry.value())) {
             expiry
@@ -440,6 +439,19 @@ mod tests {
 
         saved.revision = 1;
         assert_eq!(loaded, saved);
+    }
+
+    #[tokio::test]
+    async fn opening_in_a_missing_folder_names_the_file_and_the_fix() {
+        let dir = TempDir::new();
+        let path = dir.0.join("missing").join("sessions.redb");
+
+        let error = EmbeddedStore::open(&path).unwrap_err();
+
+        assert!(matches!(error, StoreError::OpenFailed { .. }));
+        let text = error.to_string();
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(text.contains("check that its folder exists"), "{text}");
     }
 
     #[tokio::test]

@@ -9,10 +9,10 @@
 //! layer's job.
 //!
 //! Invariants of `LocalLocks`: at most one guard per session exists at any
-//! time; waiters are served in arrival order; at most `max_waiters` wait per
-//! session and no one waits longer than `max_wait`; a waiter whose future is
-//! dropped leaves the queue at once; a session with neither holder nor
-//! waiter takes no memory.
+//! time; waiters are served in the order they joined the queue; at most
+//! `max_waiters` wait per session and no one waits longer than `max_wait`;
+//! a waiter whose future is dropped leaves the queue at once; a session with
+//! neither holder nor waiter takes no memory.
 
 use std::collections::HashMap;
 use std::fmt;

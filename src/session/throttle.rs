@@ -10,17 +10,21 @@
 //! the web layer asks before checking a password and reports the outcome.
 //!
 //! Invariants: a decision never depends on whether an account exists; an
-//! account is delayed, never refused, so its owner can always get in after
-//! at most `max_delay`; memory holds only networks and accounts that failed
-//! recently, because stale state is pruned every few hundred failures.
+//! account's failures only ever delay it, by at most `max_delay`, so its
+//! owner can get in from any network that is not itself refused; memory
+//! holds only networks and accounts that failed recently, because stale
+//! state is pruned every few hundred failures.
 //!
 //! Time is tokio's clock, so tests pause it and advance it.
 //!
 //! # Limitations
 //!
 //! - Counts live in this process: several nodes each allow the full quota.
-//! - A delay does not stop parallel attempts: an attacker who fires many at
-//!   once waits the delay once. The per-network limit bounds that.
+//! - Decisions are taken before the password check and counts updated after
+//!   it, so attempts already in flight when a limit runs out still get
+//!   checked: a client that fires many attempts at once, or waits out one
+//!   delay with many attempts in parallel, gets them all tried. Counting
+//!   attempts in flight per network would close this.
 //! - Clients behind one NAT or proxy share their network's limit.
 
 use std::collections::HashMap;
@@ -212,7 +216,9 @@ impl LoginThrottle {
         ThrottleDecision::Allow
     }
 
-    /// After a wrong password (or any failed login that proves nothing).
+    /// After the IMAP server refused the credentials. Failures that say
+    /// nothing about the password (server unreachable, too many connections)
+    /// should not be reported.
     pub fn record_failure(&self, client: IpAddr, account: &str) {
         let now = self.clock.now();
         let network = NetworkKey::of(client);
