@@ -4,7 +4,7 @@
 //! It owns a map from store key to record and expiry. Expiry uses tokio's
 //! clock, so a test that pauses time and advances it sees entries expire
 //! without sleeping. It keeps the same contract as every store: expired
-//! entries are never returned and stale saves are refused.
+//! entries are never returned and a save never revives an ended session.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -160,33 +160,28 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn stale_copy_cannot_overwrite_a_newer_save() {
+    async fn a_record_saved_twice_in_one_request_keeps_the_last_state() {
         let store = MemoryStore::new();
         let id = SessionCookie::generate().id;
         store
             .save(&id, &record(), Duration::from_secs(60))
             .await
             .unwrap();
-        let mut first = store.load(&id).await.unwrap().unwrap();
-        let mut second = first.clone();
+        let mut loaded = store.load(&id).await.unwrap().unwrap();
 
-        first.flash = Some("first".to_owned());
         store
-            .save(&id, &first, Duration::from_secs(60))
+            .save(&id, &loaded, Duration::from_secs(60))
             .await
             .unwrap();
-        second.flash = Some("second".to_owned());
-        let refused = store.save(&id, &second, Duration::from_secs(60)).await;
+        loaded.flash = Some("second".to_owned());
+        store
+            .save(&id, &loaded, Duration::from_secs(60))
+            .await
+            .unwrap();
 
-        assert!(matches!(
-            refused,
-            Err(StoreError::Conflict {
-                stored: Some(2),
-                given: 1
-            })
-        ));
         let stored = store.load(&id).await.unwrap().unwrap();
-        assert_eq!(stored.flash.as_deref(), Some("first"));
+        assert_eq!(stored.flash.as_deref(), Some("second"));
+        assert_eq!(stored.revision, 3);
     }
 
     #[tokio::test(start_paused = true)]
@@ -204,7 +199,7 @@ mod tests {
 
         assert!(matches!(
             refused,
-            Err(StoreError::Conflict { stored: None, .. })
+            Err(StoreError::SessionEnded { given: 1 })
         ));
         assert!(store.load(&id).await.unwrap().is_none());
     }

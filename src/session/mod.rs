@@ -13,7 +13,7 @@
 //! are filed under a hash of the id, and the password in them is sealed with
 //! a key that lives only in the cookie); an expired record is never
 //! returned; a record is loaded, changed and saved while its session's lock
-//! is held, and a save from a stale copy is refused. Nothing here logs or
+//! is held, and saving it never revives a session that ended meanwhile. Nothing here logs or
 //! prints an id, a key, a token or a password.
 
 pub mod cookie;

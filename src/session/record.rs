@@ -67,8 +67,9 @@ pub struct SessionRecord {
     /// One message to show on the next page, then clear.
     #[serde(default)]
     pub flash: Option<String>,
-    /// How many times the record was saved. Stores compare it with their own
-    /// copy and refuse a save from a stale copy (see `SessionStore::save`).
+    /// Grows with every save; 0 only for a record not saved yet, which is
+    /// the only kind a store accepts for a session it does not hold (see
+    /// `SessionStore::save`).
     #[serde(default)]
     pub revision: u64,
 }

@@ -7,9 +7,16 @@
 //! `SessionId::store_key` and the password inside is sealed.
 //!
 //! Invariants every implementation keeps: an expired entry is never
-//! returned; a save from a stale copy is refused with `Conflict`, so a
-//! request can neither overwrite a newer state nor bring back a session
-//! that was deleted or has expired.
+//! returned; a save of a loaded record whose session was deleted or has
+//! expired meanwhile is refused with `SessionEnded`, so a request still in
+//! flight at logout cannot bring the session back.
+//!
+//! # Limitations
+//!
+//! A save does not detect a stale copy of a live session: the caller's copy
+//! cannot learn the revision the store wrote, so a request that saves twice
+//! would look stale. The session lock is what keeps requests of one session
+//! from overwriting each other.
 
 use std::error::Error;
 use std::path::PathBuf;
@@ -29,14 +36,13 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The record of `id`, or `None` when there is none or it has expired.
     async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError>;
 
-    /// Stores `record` under `id` for `ttl` from now.
+    /// Stores `record` under `id` for `ttl` from now, with its revision
+    /// bumped past both the stored one and the caller's.
     ///
-    /// The store checks `record.revision` against its own copy: a new
-    /// session (nothing stored) must have revision 0, an existing one the
-    /// revision that was loaded. Otherwise the save is refused with
-    /// [`StoreError::Conflict`] and nothing changes. On success the stored
-    /// copy has revision `record.revision + 1`; a caller that saves the same
-    /// record again in one request adds one to its own copy first.
+    /// A record with revision 0 (fresh from `SessionRecord::new`) may
+    /// create a session; any other record must find its session still live,
+    /// or the save is refused with [`StoreError::SessionEnded`] and nothing
+    /// changes. Saving the same record twice in one request is fine.
     async fn save(
         &self,
         id: &SessionId,
@@ -92,12 +98,10 @@ pub enum StoreError {
         source: Box<dyn Error + Send + Sync>,
     },
 
-    /// The record saved was not the latest: another request saved in the
-    /// meantime, or the session was deleted or expired.
-    #[error("session changed or ended since it was loaded; load it again before saving")]
-    Conflict {
-        /// Revision in the store; `None` when the session no longer exists.
-        stored: Option<u64>,
+    /// The session of a loaded record was deleted (logout) or expired
+    /// before the record was saved back; the user is signed out.
+    #[error("session ended while the request ran; the user must sign in again")]
+    SessionEnded {
         /// Revision of the record the caller tried to save.
         given: u64,
     },
@@ -105,12 +109,12 @@ pub enum StoreError {
 
 /// The revision rule of `SessionStore::save`: given the revision in the
 /// store (`None` when absent or expired) and the revision of the record to
-/// save, the revision to store, or `Conflict`.
+/// save, the revision to store, or `SessionEnded`.
 pub(crate) fn next_revision(stored: Option<u64>, given: u64) -> Result<u64, StoreError> {
     match stored {
-        Some(current) if current == given => Ok(given.saturating_add(1)),
+        Some(current) => Ok(current.max(given).saturating_add(1)),
         None if given == 0 => Ok(1),
-        _ => Err(StoreError::Conflict { stored, given }),
+        None => Err(StoreError::SessionEnded { given }),
     }
 }
 
@@ -137,29 +141,21 @@ mod tests {
     }
 
     #[test]
-    fn a_save_from_a_stale_copy_is_a_conflict() {
-        let refused = next_revision(Some(5), 4).unwrap_err();
-
-        assert!(matches!(
-            refused,
-            StoreError::Conflict {
-                stored: Some(5),
-                given: 4
-            }
-        ));
+    fn saving_the_same_copy_twice_keeps_counting_up() {
+        assert_eq!(next_revision(Some(5), 4).unwrap(), 6);
+        assert_eq!(next_revision(Some(6), 4).unwrap(), 7);
     }
 
     #[test]
-    fn a_save_after_the_session_ended_is_a_conflict() {
+    fn a_caller_that_counts_ahead_is_not_moved_back() {
+        assert_eq!(next_revision(Some(2), 9).unwrap(), 10);
+    }
+
+    #[test]
+    fn a_save_after_the_session_ended_is_refused() {
         let refused = next_revision(None, 3).unwrap_err();
 
-        assert!(matches!(
-            refused,
-            StoreError::Conflict {
-                stored: None,
-                given: 3
-            }
-        ));
+        assert!(matches!(refused, StoreError::SessionEnded { given: 3 }));
     }
 
     #[test]
