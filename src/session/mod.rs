@@ -13,8 +13,8 @@
 //! are filed under a hash of the id, and the password in them is sealed with
 //! a key that lives only in the cookie); an expired record is never
 //! returned; a record is loaded, changed and saved while its session's lock
-//! is held, and saving it never revives a session that ended meanwhile. Nothing here logs or
-//! prints an id, a key, a token or a password.
+//! is held, and saving it never revives a session that ended meanwhile.
+//! Nothing here logs or prints an id, a key, a token or a password.
 
 pub mod cookie;
 pub mod crypto;
