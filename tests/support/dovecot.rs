@@ -275,7 +275,9 @@ fn remove_stale_instances() {
         let owner = name.split('-').next().unwrap_or_default();
         let alive = Path::new("/proc").join(owner).exists();
         if !owner.is_empty() && owner.bytes().all(|b| b.is_ascii_digit()) && !alive {
-            stop_and_remove(&entry.path());
+            // Another test binary may be removing the same folder right now.
+            let _ = run_script(&["stop", path_str(&entry.path())]);
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }

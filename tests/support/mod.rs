@@ -22,7 +22,7 @@ mod imap_client;
 pub use dovecot::Dovecot;
 pub use imap_client::ImapTestClient;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The workspace root, the folder holding `Cargo.toml` and `scripts/`.
 pub fn workspace_root() -> PathBuf {
@@ -55,12 +55,13 @@ pub fn shared_dir() -> Option<PathBuf> {
 /// A fresh, empty scratch folder named `name` for the calling test, under
 /// `MAILFRONT_TEST_ROOT` when set (scripts/test sets it), else under
 /// `target/test-scratch/`. One folder per process and name; an existing one
-/// is emptied first.
+/// is emptied first, and those of exited test processes are removed.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let root = match std::env::var_os("MAILFRONT_TEST_ROOT") {
         Some(root) => PathBuf::from(root),
         None => target_dir().join("test-scratch"),
     };
+    remove_folders_of_exited_processes(&root);
     let dir = root.join(format!("{}-{name}", std::process::id()));
 
     if dir.exists() {
@@ -70,6 +71,23 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     dir
+}
+
+/// Removes the entries `<pid>-...` of `root` whose process has exited. Errors
+/// are ignored: another test binary may be cleaning up at the same time.
+fn remove_folders_of_exited_processes(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let owner = name.split('-').next().unwrap_or_default();
+        let numeric = !owner.is_empty() && owner.bytes().all(|b| b.is_ascii_digit());
+        if numeric && !Path::new("/proc").join(owner).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Whether the environment variable `CI` is set (to anything but empty).
