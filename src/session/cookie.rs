@@ -238,7 +238,7 @@ mod tests {
             format!("{id}.{}", &key[1..]),
             format!("{id}.{key}A"),
             format!("{id}.{}é", &key[..42]),
-            "attackerchosen0000000000000000".to_owned(),
+            "planted0by0someone0else000000".to_owned(),
             format!("{}.{}", encoded_part(&[7; 31]), encoded_part(&[7; 31])),
             format!("{}.{}", encoded_part(&[7; 33]), encoded_part(&[7; 33])),
         ];
@@ -249,6 +249,33 @@ mod tests {
         for value in rejected {
             assert!(SessionCookie::parse(&value).is_none(), "accepted {value:?}");
         }
+    }
+
+    #[test]
+    fn cookie_value_planted_in_the_fixation_case_is_rejected() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/cases/016-session-fixation-and-cookie.md");
+        let Ok(case) = std::fs::read_to_string(&path) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} is missing",
+                path.display()
+            );
+            println!("skipped: {} is missing", path.display());
+            return;
+        };
+
+        let planted = case
+            .split("mf_session=")
+            .nth(1)
+            .and_then(|rest| rest.split('`').next())
+            .expect("the case names a planted mf_session value");
+
+        assert!(!planted.is_empty());
+        assert!(
+            SessionCookie::parse(planted).is_none(),
+            "accepted {planted:?}"
+        );
     }
 
     #[test]
