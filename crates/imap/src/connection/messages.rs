@@ -10,10 +10,10 @@
 
 use std::collections::HashMap;
 
-use tracing::instrument;
+use tracing::{instrument, warn};
 
 use super::mailboxes::mailbox_refusal;
-use super::Connection;
+use super::{Completion, Connection};
 use crate::command::{check_flag, needs_utf8, search_key, sort_keys, Command};
 use crate::error::{ImapError, Stage};
 use crate::types::{Envelope, FlagOp, MessageSummary, SearchCriteria, SortKey};
@@ -90,9 +90,9 @@ impl Connection {
         uids: &[u32],
         items: &str,
         keep_literal: usize,
-    ) -> Result<(HashMap<u32, FetchData>, Option<u64>), ImapError> {
+    ) -> Result<(HashMap<u32, FetchData>, Completion), ImapError> {
         let Some(set) = compact_set(uids) else {
-            return Ok((HashMap::new(), None));
+            return Ok((HashMap::new(), Completion::default()));
         };
         let command = Command::new("UID FETCH")
             .raw(" ")
@@ -118,23 +118,47 @@ impl Connection {
                 other => Some(other),
             })
             .await?;
-        Ok((rows, completion.skipped_literal))
+        Ok((rows, completion))
     }
 
     /// `UID FETCH <uids> (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE
     /// BODYSTRUCTURE)`: one summary per UID still present, in the order of
     /// `uids` (duplicates once). Expunged UIDs are simply absent. A response
     /// for a requested UID that carries no ENVELOPE gives no row (its flags
-    /// become an event).
+    /// become an event). When a malformed response was skipped and rows are
+    /// missing, those UIDs are fetched again without ENVELOPE and
+    /// BODYSTRUCTURE and listed with an empty envelope.
     #[instrument(level = "debug", parent = &self.span, skip_all, fields(count = uids.len()))]
     pub async fn fetch_summaries(
         &mut self,
         uids: &[u32],
     ) -> Result<Vec<MessageSummary>, ImapError> {
         let items = "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE)";
-        let (mut rows, _) = self
+        let (mut rows, completion) = self
             .fetch_by_uid(uids, items, self.limits.max_literal)
             .await?;
+
+        // A skipped malformed response may have been one of ours: ask again
+        // for the missing UIDs without the items that are hard to parse.
+        let missing: Vec<u32> = uids
+            .iter()
+            .copied()
+            .filter(|u| !rows.contains_key(u))
+            .collect();
+        if completion.skipped_responses > 0 && !missing.is_empty() {
+            let plain = "(UID FLAGS INTERNALDATE RFC822.SIZE)";
+            let (again, _) = self
+                .fetch_by_uid(&missing, plain, self.limits.max_literal)
+                .await?;
+            for (uid, mut row) in again {
+                warn!(
+                    uid,
+                    "listing a message without its envelope after a malformed response"
+                );
+                row.envelope = Some(Envelope::default());
+                rows.insert(uid, row);
+            }
+        }
 
         let mut out = Vec::with_capacity(rows.len());
         for &uid in uids {
@@ -170,10 +194,10 @@ impl Connection {
         uid: u32,
         max_bytes: usize,
     ) -> Result<Option<Vec<u8>>, ImapError> {
-        let (mut rows, skipped) = self
+        let (mut rows, completion) = self
             .fetch_by_uid(&[uid], "(UID BODY.PEEK[])", max_bytes)
             .await?;
-        if skipped.is_some() {
+        if completion.skipped_literal.is_some() {
             return Err(ImapError::ResponseTooLarge {
                 limit: max_bytes,
                 usable: true,

@@ -92,6 +92,8 @@ pub(crate) struct Completion {
     pub code: Option<Code>,
     /// Set when a literal above the policy's budget was discarded.
     pub skipped_literal: Option<u64>,
+    /// How many malformed untagged responses were skipped.
+    pub skipped_responses: usize,
 }
 
 /// A connection to one IMAP server. See the module docs for its lifecycle.
@@ -369,7 +371,7 @@ impl Connection {
         let started = Instant::now();
         let deadline = started + self.timeout_for(policy.stage);
         self.in_flight = true;
-        trace!(tag = %tag, command = command.name, "command sent");
+        trace!(tag = %tag, command = command.name, "sent");
 
         let mut completion = Completion::default();
         let result = self
@@ -387,7 +389,7 @@ impl Connection {
         match result {
             Ok(()) => {
                 self.in_flight = false;
-                trace!(tag = %tag, command = command.name, elapsed_ms, "command completed");
+                trace!(tag = %tag, command = command.name, elapsed_ms, "completed");
                 Ok(completion)
             }
             Err(ImapError::CommandFailed {
@@ -398,7 +400,7 @@ impl Connection {
             }) => {
                 self.in_flight = false;
                 let code_name = code.as_deref();
-                debug!(%tag, command = name, %status, code = code_name, elapsed_ms, "command refused");
+                debug!(%tag, command = name, %status, code = code_name, elapsed_ms, "refused");
                 Err(ImapError::CommandFailed {
                     command: name,
                     status,
@@ -409,7 +411,7 @@ impl Connection {
             Err(e) => {
                 self.usable = false;
                 let command = command.name;
-                debug!(%tag, command, error = %e, elapsed_ms, "command lost the connection");
+                debug!(%tag, command, error = %e, elapsed_ms, "connection lost");
                 Err(e)
             }
         }
@@ -547,6 +549,7 @@ impl Connection {
                 detail: format!("malformed completion of {}: {}", command.name, e.detail),
             }),
             Err(e) => {
+                completion.skipped_responses += 1;
                 let (command, bytes) = (command.name, read.bytes);
                 warn!(command, detail = %e.detail, bytes, "skipped a malformed response");
                 Ok(Step::More)

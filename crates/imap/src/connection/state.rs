@@ -133,19 +133,13 @@ impl MailboxState {
         }
     }
 
-    /// Turns a FETCH that no command claimed into a flag-change event.
+    /// Turns a FETCH that no command claimed into a flag-change event. Its
+    /// MODSEQ does not move `highestmodseq`: only the server's own
+    /// HIGHESTMODSEQ codes vouch that nothing older is missing.
     pub fn unclaimed_fetch(&mut self, data: FetchData) {
         if let Some(flags) = data.flags {
-            self.push_mailbox_event(MailboxEvent::FlagsChanged {
-                seq: data.seq,
-                uid: data.uid,
-                flags,
-            });
-        }
-        if let (Some(modseq), Some(mailbox)) = (data.modseq, self.selected.as_mut()) {
-            if mailbox.highestmodseq.is_some_and(|h| h < modseq) {
-                mailbox.highestmodseq = Some(modseq);
-            }
+            let (seq, uid) = (data.seq, data.uid);
+            self.push_mailbox_event(MailboxEvent::FlagsChanged { seq, uid, flags });
         }
     }
 
