@@ -53,9 +53,10 @@ fn a_new_user_can_append_select_flag_expunge_and_rename() {
         Some("14-Mar-2024 09:30:00 +0000"),
         MESSAGE,
     );
-    let second = imap.append("Projects/2024", "", None, MESSAGE);
+    let second = imap.append("Projects/2024", "()", None, MESSAGE);
+    let third = imap.append("Projects/2024", "(\\Seen \\Answered)", None, MESSAGE);
     assert!(second > first, "UIDs {first} then {second} do not increase");
-    assert_eq!(imap.select("Projects/2024"), 2);
+    assert_eq!(imap.select("Projects/2024"), 3);
 
     imap.store(second, "+FLAGS (\\Flagged)");
     let fetched = imap
@@ -75,8 +76,11 @@ fn a_new_user_can_append_select_flag_expunge_and_rename() {
         "{fetched:?}"
     );
 
+    let fetched = imap.command(&format!("UID FETCH {third} (FLAGS)")).unwrap();
+    assert!(fetched[0].contains("\\Answered"), "{fetched:?}");
+
     imap.expunge_uid(first);
-    assert_eq!(imap.select("Projects/2024"), 1);
+    assert_eq!(imap.select("Projects/2024"), 2);
 
     imap.command("UNSELECT").unwrap();
     imap.rename_mailbox("Projects/2024", "Projects/Done");

@@ -110,8 +110,9 @@ impl ImapTestClient {
     }
 
     /// Appends `message` to `mailbox` with `flags` (e.g. `"\\Seen \\Flagged"`,
-    /// or `""`) and an optional INTERNALDATE such as
-    /// `"14-Mar-2024 09:30:00 +0000"`; returns the new UID from APPENDUID.
+    /// a parenthesised list such as `"(\\Seen)"` or `"()"`, or `""`) and an
+    /// optional INTERNALDATE such as `"14-Mar-2024 09:30:00 +0000"`; returns the
+    /// new UID from APPENDUID.
     pub fn append(
         &mut self,
         mailbox: &str,
@@ -120,7 +121,10 @@ impl ImapTestClient {
         message: &[u8],
     ) -> u32 {
         let mut line = format!("APPEND {}", quote(mailbox));
-        if !flags.is_empty() {
+        let flags = flags.trim();
+        if flags.starts_with('(') {
+            line.push_str(&format!(" {flags}"));
+        } else if !flags.is_empty() {
             line.push_str(&format!(" ({flags})"));
         }
         if let Some(date) = internal_date {
