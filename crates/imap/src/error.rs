@@ -186,6 +186,14 @@ pub enum ImapError {
         detail: String,
     },
 
+    /// The answer the command needed came in a response that could not be
+    /// read and was skipped; the stream is still in sync.
+    #[error("the IMAP server's answer to {command} could not be read; retrying may help")]
+    MalformedResponse {
+        /// The command's name.
+        command: &'static str,
+    },
+
     /// The server refused a command with a tagged NO or BAD.
     #[error("the IMAP server refused {command} with {status}; see the code and text")]
     CommandFailed {

@@ -185,7 +185,9 @@ impl Connection {
     }
 
     /// `UID FETCH <uid> (BODY.PEEK[])`: the raw message, or `None` when the
-    /// UID no longer exists. A body above `max_bytes` gives
+    /// UID no longer exists. When a malformed response was skipped and no
+    /// body came, [`ImapError::MalformedResponse`] says so rather than
+    /// `None`. A body above `max_bytes` gives
     /// [`ImapError::ResponseTooLarge`] with `usable: true`: its bytes are
     /// read and discarded, never held, and the connection stays in sync.
     #[instrument(level = "debug", parent = &self.span, skip_all, fields(uid))]
@@ -205,6 +207,11 @@ impl Connection {
         }
 
         let body = rows.remove(&uid).and_then(|row| row.body).flatten();
+        if body.is_none() && completion.skipped_responses > 0 {
+            return Err(ImapError::MalformedResponse {
+                command: "UID FETCH",
+            });
+        }
         if body.as_ref().is_some_and(|b| b.len() > max_bytes) {
             return Err(ImapError::ResponseTooLarge {
                 limit: max_bytes,

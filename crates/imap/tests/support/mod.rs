@@ -108,7 +108,8 @@ impl Transcript {
 pub enum Ending {
     /// Close the connection at once.
     Close,
-    /// Answer NOOP and LOGOUT until the client closes; fail on anything else.
+    /// Answer NOOP, CAPABILITY and LOGOUT until the client closes; fail on
+    /// anything else.
     Serve,
     /// Keep the connection open and silent until the client closes.
     Hang,
@@ -179,6 +180,15 @@ impl FakeServer {
             outcome.map(|()| session.received)
         });
         Self { addr, handle }
+    }
+
+    /// Waits for the script to end and returns its outcome.
+    pub async fn outcome(self) -> Result<Vec<Vec<u8>>, String> {
+        match timeout(WAIT * 2, self.handle).await {
+            Err(_) => Err("the fake server did not finish".into()),
+            Ok(Err(e)) => Err(format!("the fake server panicked: {e}")),
+            Ok(Ok(outcome)) => outcome,
+        }
     }
 
     /// Waits for the script to end and returns every command received
@@ -345,6 +355,11 @@ impl Session {
                     "NOOP" => {
                         self.write(format!("{tag} OK NOOP done\r\n").as_bytes())
                             .await?
+                    }
+                    "CAPABILITY" => {
+                        let reply =
+                            format!("* CAPABILITY IMAP4rev1\r\n{tag} OK CAPABILITY done\r\n");
+                        self.write(reply.as_bytes()).await?;
                     }
                     "LOGOUT" => {
                         self.write(
