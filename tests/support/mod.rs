@@ -22,6 +22,7 @@ mod imap_client;
 pub use dovecot::Dovecot;
 pub use imap_client::ImapTestClient;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The workspace root, the folder holding `Cargo.toml` and `scripts/`.
@@ -96,10 +97,13 @@ pub fn running_in_ci() -> bool {
 }
 
 /// Prints why a test cannot run and returns `None`; panics under CI.
+///
+/// The message goes straight to the process's stderr, past the test harness's
+/// output capture, so a skip shows in a passing run too.
 fn skip_or_fail<T>(why: &str) -> Option<T> {
     if running_in_ci() {
         panic!("{why} (CI is set, so this fails instead of skipping)");
     }
-    eprintln!("skipped: {why}");
+    let _ = writeln!(std::io::stderr(), "skipped: {why}");
     None
 }
