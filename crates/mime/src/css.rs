@@ -303,7 +303,8 @@ mod tests {
         assert!(out.removed_remote);
         assert_eq!(
             out.css,
-            "p.x { color: red }\n@media (max-width: 600px) {\ntd { width: 100% }\n}\ndiv { margin: 0 }\n"
+            "p.x { color: red }\n@media (max-width: 600px) {\ntd { width: 100% }\n}\n\
+             div { margin: 0 }\n"
         );
     }
 

@@ -203,7 +203,17 @@ fn parse_entity<'a>(
         .unwrap_or("")
         .trim()
         .to_string();
-    let split = split_multipart(body, boundary.as_bytes());
+    let mut split = split_multipart(body, boundary.as_bytes());
+    if split.parts.is_empty() {
+        if let Some(guessed) = guess_boundary(body) {
+            split = split_multipart(body, guessed);
+            if !split.parts.is_empty() {
+                entity.problems.push(Problem::GuessedBoundary {
+                    part: id.to_string(),
+                });
+            }
+        }
+    }
     if split.parts.is_empty() {
         entity.problems.push(Problem::NoParts {
             part: id.to_string(),
@@ -357,6 +367,29 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> MultipartSplit<'a> {
     }
 }
 
+/// When the declared boundary is missing or never used, the first line
+/// that looks like a delimiter (`--` and a token, among the first lines of
+/// the body) names the boundary the sender really used.
+fn guess_boundary(body: &[u8]) -> Option<&[u8]> {
+    let mut pos = 0;
+    for _ in 0..20 {
+        if pos >= body.len() {
+            break;
+        }
+        let end = next_line(body, pos);
+        let line = trim_line_end(&body[pos..end]);
+        if let Some(token) = line.strip_prefix(b"--") {
+            let token = trim_trailing_space(token);
+            let plausible = token.len() >= 2 && !token.iter().any(|b| b.is_ascii_whitespace());
+            if plausible && !token.ends_with(b"--") {
+                return Some(token);
+            }
+        }
+        pos = end;
+    }
+    None
+}
+
 /// Some(true) for a close delimiter, Some(false) for a part delimiter.
 /// Trailing whitespace after the boundary is allowed.
 fn delimiter_kind(line: &[u8], boundary: &[u8]) -> Option<bool> {
@@ -419,7 +452,9 @@ mod tests {
 
     #[test]
     fn multipart_children_are_numbered_from_one() {
-        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\npre\r\n--b\r\n\r\none\r\n--b\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\r\ntwo-a\r\n--c--\r\n--b--\r\nepilogue";
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\npre\r\n--b\r\n\r\none\r\n\
+            --b\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\r\ntwo-a\r\n\
+            --c--\r\n--b--\r\nepilogue";
         let entity = parse_message(raw, "");
         let ids: Vec<&str> = entity.walk().iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids, ["", "1", "2", "2.1"]);
@@ -430,7 +465,8 @@ mod tests {
 
     #[test]
     fn missing_close_boundary_keeps_the_last_part_and_is_flagged() {
-        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none\r\n--b\r\n\r\nlast words";
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none\r\n--b\r\n\
+            \r\nlast words";
         let entity = parse_message(raw, "");
         assert_eq!(entity.children.len(), 2);
         assert_eq!(entity.children[1].body, b"last words");
@@ -442,10 +478,24 @@ mod tests {
 
     #[test]
     fn boundary_prefix_of_a_longer_line_is_not_a_delimiter() {
-        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n--bb is text\r\n--b--\r\n";
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n--bb is text\r\n\
+            --b--\r\n";
         let entity = parse_message(raw, "");
         assert_eq!(entity.children.len(), 1);
         assert_eq!(entity.children[0].body, b"--bb is text");
+    }
+
+    #[test]
+    fn boundary_missing_from_the_header_is_guessed_from_the_body() {
+        let raw = b"Content-Type: multipart/mixed\r\n\r\n--real\r\n\r\none\r\n--real\r\n\r\n\
+            two\r\n--real--\r\n";
+        let entity = parse_message(raw, "");
+        assert_eq!(entity.children.len(), 2);
+        assert_eq!(entity.children[1].body, b"two");
+        assert!(matches!(
+            entity.problems[0],
+            Problem::GuessedBoundary { .. }
+        ));
     }
 
     #[test]
@@ -460,14 +510,16 @@ mod tests {
 
     #[test]
     fn digest_parts_default_to_embedded_messages() {
-        let raw = b"Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: in\r\n\r\nx\r\n--d--";
+        let raw = b"Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: in\r\n\
+            \r\nx\r\n--d--";
         let entity = parse_message(raw, "");
         assert!(entity.children[0].is_embedded_message());
     }
 
     #[test]
     fn filename_prefers_disposition_and_drops_directories() {
-        let raw = b"Content-Type: text/plain; name=a.txt\r\nContent-Disposition: attachment; filename=\"C:\\dir\\b.txt\"\r\n\r\nx";
+        let raw = b"Content-Type: text/plain; name=a.txt\r\nContent-Disposition: attachment; \
+            filename=\"C:\\dir\\b.txt\"\r\n\r\nx";
         assert_eq!(parse_message(raw, "").filename().as_deref(), Some("b.txt"));
     }
 

@@ -136,7 +136,8 @@ mod tests {
         let value = content_disposition(Disposition::Attachment, "Übersicht €.pdf");
         assert_eq!(
             value,
-            "attachment; filename=\"_bersicht _.pdf\"; filename*=UTF-8''%C3%9Cbersicht%20%E2%82%AC.pdf"
+            "attachment; filename=\"_bersicht _.pdf\"; \
+             filename*=UTF-8''%C3%9Cbersicht%20%E2%82%AC.pdf"
         );
     }
 
@@ -162,7 +163,10 @@ mod tests {
 
     #[test]
     fn parts_inside_forwarded_messages_are_found() {
-        let raw = b"Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n\r\nhi\r\n--o\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\n\r\ntext\r\n--i\r\nContent-Type: text/csv; name=a.csv\r\n\r\na,b\r\n--i--\r\n--o--\r\n";
+        let raw = b"Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n\r\nhi\r\n--o\r\n\
+            Content-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: multipart/mixed; \
+            boundary=i\r\n\r\n--i\r\n\r\ntext\r\n--i\r\nContent-Type: text/csv; name=a.csv\r\n\
+            \r\na,b\r\n--i--\r\n--o--\r\n";
         let csv = extract_part(raw, "2.2").unwrap();
         assert_eq!(csv.data, b"a,b");
         assert_eq!(csv.filename, "a.csv");

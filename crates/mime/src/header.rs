@@ -7,8 +7,13 @@
 //! breaks or other control characters, and contains U+FFFD only where the
 //! input itself was damaged.
 
-use crate::charset::{decode_guess, decode_with_label};
+use crate::charset::{charset_for_label, decode_guess, decode_with_label, Charset};
 use crate::transfer::{decode_base64, decode_quoted_printable};
+
+/// Longest encoded text looked at in one encoded word. RFC 2047 allows 75
+/// characters per word; real mailers exceed that, but a bound keeps a
+/// header full of `=?` linear to scan.
+const MAX_ENCODED_TEXT: usize = 2048;
 
 /// One piece of a header value: raw text, or the bytes of an encoded word
 /// with the charset they are in.
@@ -42,12 +47,23 @@ pub fn decode_header(raw: &[u8]) -> String {
             }
             Segment::Encoded { charset, .. } => {
                 let (data, next) = join_same_charset(&segments, i, charset);
-                out.push_str(&decode_with_label(&data, charset).text);
+                out.push_str(&decode_word_bytes(&data, charset));
                 i = next;
             }
         }
     }
     clean_display_text(&out)
+}
+
+/// Decode the bytes of joined encoded words. Words that claim UTF-8 but are
+/// not are read as windows-1252, as their sender almost always meant.
+fn decode_word_bytes(data: &[u8], charset: &str) -> String {
+    let decoded = decode_with_label(data, charset);
+    let claims_utf8 = charset_for_label(charset) == Charset::Known(encoding_rs::UTF_8);
+    if decoded.had_errors && claims_utf8 {
+        return decode_guess(data).text;
+    }
+    decoded.text
 }
 
 /// Concatenate the bytes of consecutive encoded words in one charset
@@ -124,7 +140,8 @@ fn parse_encoded_word(raw: &[u8], start: usize) -> Option<(Segment<'_>, usize)> 
         return None;
     }
     let text_start = charset_end + 3;
-    let text_len = rest[text_start..].windows(2).position(|w| w == b"?=")?;
+    let window = &rest[text_start..rest.len().min(text_start + MAX_ENCODED_TEXT)];
+    let text_len = window.windows(2).position(|w| w == b"?=")?;
     let text = &rest[text_start..text_start + text_len];
     if text.iter().any(|&b| b == b'\r' || b == b'\n') {
         return None;
@@ -174,7 +191,8 @@ mod tests {
 
     #[test]
     fn q_encoded_words_split_inside_a_utf8_character_join() {
-        let raw = b"=?UTF-8?Q?Einladung:=20Pr=C3?=\r\n\t=?UTF-8?Q?=BCfungsplan=20f=C3=BCr=20n=C3?=\r\n =?utf-8?q?=A4chste=20Woche?=";
+        let raw = b"=?UTF-8?Q?Einladung:=20Pr=C3?=\r\n\
+            \t=?UTF-8?Q?=BCfungsplan=20f=C3=BCr=20n=C3?=\r\n =?utf-8?q?=A4chste=20Woche?=";
         assert_eq!(
             decode_header(raw),
             "Einladung: Prüfungsplan für nächste Woche"
@@ -236,6 +254,19 @@ mod tests {
     #[test]
     fn charset_with_language_suffix_decodes() {
         assert_eq!(decode_header(b"=?utf-8*de?q?Gr=C3=BC=C3=9Fe?="), "Grüße");
+    }
+
+    #[test]
+    fn utf8_word_holding_latin1_bytes_reads_as_windows_1252() {
+        assert_eq!(decode_header(b"=?utf-8?q?K=F6ln?="), "Köln");
+    }
+
+    #[test]
+    fn header_full_of_openers_stays_fast() {
+        let raw = b"=?a?q?".repeat(50_000);
+        let started = std::time::Instant::now();
+        assert!(!decode_header(&raw).is_empty());
+        assert!(started.elapsed().as_secs() < 5);
     }
 
     #[test]

@@ -42,12 +42,25 @@ pub(crate) fn parse_param_value(raw: &[u8]) -> ParamValue {
         .copied()
         .filter(|&b| b != b'\r' && b != b'\n')
         .collect();
-    let mut pieces = split_unquoted_semicolons(&unfolded).into_iter();
-    let value = pieces.next().map(strip_comment).unwrap_or_default();
+    let mut pieces = split_unquoted_semicolons(&unfolded);
+    let first = pieces.first().copied().unwrap_or_default();
+    let first = trim_bytes(first);
+
+    // A parameter after the value without its `;` (`multipart/mixed
+    // boundary="x"`) is still a parameter.
+    let value_end = first
+        .iter()
+        .position(|b| b.is_ascii_whitespace())
+        .unwrap_or(first.len());
+    let value = strip_comment(&first[..value_end]);
+    let rest = trim_bytes(&first[value_end..]);
+    if rest.contains(&b'=') && !rest.starts_with(b"(") {
+        pieces.push(rest);
+    }
 
     let mut params = BTreeMap::new();
     let mut extended: BTreeMap<String, Vec<Section>> = BTreeMap::new();
-    for piece in pieces {
+    for piece in pieces.into_iter().skip(1) {
         let Some(eq) = piece.iter().position(|&b| b == b'=') else {
             continue;
         };
@@ -221,6 +234,21 @@ mod tests {
     }
 
     #[test]
+    fn parameter_without_its_semicolon_is_still_read() {
+        let p = parse_param_value(b"multipart/mixed\r\n\tboundary=\"b1\"");
+        assert_eq!(p.value, "multipart/mixed");
+        assert_eq!(p.param("boundary"), Some("b1"));
+    }
+
+    #[test]
+    fn comment_after_the_value_is_ignored() {
+        assert_eq!(
+            parse_param_value(b"text/plain (plain text)").value,
+            "text/plain"
+        );
+    }
+
+    #[test]
     fn quoted_semicolon_does_not_split() {
         let p = parse_param_value(b"attachment; filename=\"a;b.txt\"; size=3");
         assert_eq!(p.param("filename"), Some("a;b.txt"));
@@ -229,7 +257,8 @@ mod tests {
 
     #[test]
     fn continuations_mixing_encoded_and_plain_sections_join() {
-        let raw = b"attachment;\r\n filename*0*=UTF-8''Quartalsbericht%20%C3%9Cbersicht%20;\r\n filename*1*=%E2%82%AC%20Ausgaben;\r\n filename*2=\".pdf\"";
+        let raw = b"attachment;\r\n filename*0*=UTF-8''Quartalsbericht%20%C3%9Cbersicht%20;\r\n\
+            \x20filename*1*=%E2%82%AC%20Ausgaben;\r\n filename*2=\".pdf\"";
         let p = parse_param_value(raw);
         assert_eq!(
             p.param("filename"),

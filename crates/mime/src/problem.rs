@@ -12,12 +12,23 @@ use thiserror::Error;
 pub enum Problem {
     /// A multipart body has no closing delimiter: the sender or a relay cut
     /// the message short.
-    #[error("the message ends before its last MIME boundary{}; what arrived is shown", within(.part))]
+    #[error(
+        "the message ends before its last MIME boundary{}; what arrived is shown",
+        within(.part)
+    )]
     MissingCloseBoundary { part: String },
 
     /// A multipart body contains no delimiter at all.
     #[error("{} has no MIME parts; its raw text is shown instead", place(.part))]
     NoParts { part: String },
+
+    /// The boundary parameter is missing or never used, but the body has
+    /// delimiter lines of another boundary.
+    #[error(
+        "{} has no usable MIME boundary parameter; its parts were found by the delimiter lines",
+        place(.part)
+    )]
+    GuessedBoundary { part: String },
 
     /// Base64 with stray bytes or cut inside a byte.
     #[error("{} has damaged base64; the bytes that could be decoded are shown", place(.part))]
@@ -26,6 +37,11 @@ pub enum Problem {
     /// Bytes that are not valid in the declared charset.
     #[error("{} is not valid {charset}; unreadable bytes are shown as \u{FFFD}", place(.part))]
     InvalidCharset { part: String, charset: String },
+
+    /// Text declared as UTF-8 that is not, read as windows-1252 instead
+    /// (what such text almost always is).
+    #[error("{} is not valid {charset}; it is shown as windows-1252", place(.part))]
+    ReadAsWindows1252 { part: String, charset: String },
 
     /// Nesting beyond what the renderer follows.
     #[error("{} is nested too deeply; it is shown as raw text", place(.part))]

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use crate::address::{parse_address_list, MailAddress};
-use crate::charset::{decode_guess, decode_with_label};
+use crate::charset::{charset_for_label, decode_guess, decode_with_label, Charset};
 use crate::date::parse_date;
 use crate::entity::{parse_message, split_header_block, DispositionKind, Entity, Headers};
 use crate::header::{clean_display_text, decode_header};
@@ -234,17 +234,22 @@ impl Renderer<'_> {
             None if is_html => sniff_html_charset(&data).unwrap_or_default(),
             None => String::new(),
         };
-        let decoded = decode_with_label(&data, &label);
+        let mut decoded = decode_with_label(&data, &label);
         if decoded.had_errors {
+            let part = entity.id.clone();
             let charset = if label.is_empty() {
                 "text".to_string()
             } else {
-                label
+                label.clone()
             };
-            self.problems.push(Problem::InvalidCharset {
-                part: entity.id.clone(),
-                charset,
-            });
+            if charset_for_label(&label) == Charset::Known(encoding_rs::UTF_8) {
+                decoded = decode_guess(&data);
+                self.problems
+                    .push(Problem::ReadAsWindows1252 { part, charset });
+            } else {
+                self.problems
+                    .push(Problem::InvalidCharset { part, charset });
+            }
         }
         if decoded.text.trim().is_empty() {
             return;

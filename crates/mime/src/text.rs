@@ -82,6 +82,7 @@ fn push_line(out: &mut String, line: &str) {
     let mut finder = LinkFinder::new();
     finder.kinds(&[LinkKind::Url, LinkKind::Email]);
 
+    let mut at_line_start = true;
     for span in finder.spans(line) {
         let href = match span.kind() {
             Some(LinkKind::Url) if is_safe_link(span.as_str()) => Some(span.as_str().to_string()),
@@ -93,11 +94,12 @@ fn push_line(out: &mut String, line: &str) {
                 out.push_str("<a href=\"");
                 out.push_str(&escape_html(&href));
                 out.push_str("\" rel=\"noopener noreferrer\" target=\"_blank\">");
-                push_spaced(out, span.as_str());
+                push_spaced(out, span.as_str(), at_line_start);
                 out.push_str("</a>");
             }
-            None => push_spaced(out, span.as_str()),
+            None => push_spaced(out, span.as_str(), at_line_start),
         }
+        at_line_start = false;
     }
 }
 
@@ -109,10 +111,10 @@ fn is_safe_link(url: &str) -> bool {
 }
 
 /// Escape and keep consecutive spaces: every second space of a run and a
-/// leading space become `&nbsp;`; a tab becomes four.
-fn push_spaced(out: &mut String, text: &str) {
+/// space at the start of a line become `&nbsp;`; a tab becomes four.
+fn push_spaced(out: &mut String, text: &str, at_line_start: bool) {
     let escaped = escape_html(text);
-    let mut previous_space = out.ends_with("<br>\n") || out.ends_with('>');
+    let mut previous_space = at_line_start;
     for c in escaped.chars() {
         match c {
             ' ' if previous_space => {
@@ -196,7 +198,8 @@ mod tests {
     fn web_and_mail_links_become_anchors() {
         let html = text_to_html("see https://example.org/a?b=1&c=2 or mail bob@example.org");
         assert!(html.contains(
-            "<a href=\"https://example.org/a?b=1&amp;c=2\" rel=\"noopener noreferrer\" target=\"_blank\">"
+            "<a href=\"https://example.org/a?b=1&amp;c=2\" \
+             rel=\"noopener noreferrer\" target=\"_blank\">"
         ));
         assert!(html.contains("<a href=\"mailto:bob@example.org\""));
     }

@@ -212,9 +212,17 @@ fn check_message(path: &Path, root: &Path, summary: &mut Summary) {
     compare(&parsed, &view, name, summary);
 }
 
+/// Messages on which mailparse sees less structure than there is, each
+/// with what it misses. Their attachment counts are not compared.
+const MAILPARSE_MISREADS: &[(&str, &str)] = &[(
+    "mail-parser/malformed/017.eml",
+    "no `;` before boundary=, so mailparse finds no parts",
+)];
+
 fn compare(parsed: &ParsedMail<'_>, view: &MessageView, name: String, summary: &mut Summary) {
     let expected = count_downloads(parsed);
-    if expected != view.attachments.len() {
+    let misread = MAILPARSE_MISREADS.iter().any(|(n, _)| name.ends_with(n));
+    if expected != view.attachments.len() && !misread {
         let ids: Vec<&str> = view
             .attachments
             .iter()
