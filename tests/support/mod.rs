@@ -14,7 +14,7 @@
 //! it panics, so a CI run can never pass by skipping.
 
 // Each test binary compiles this module and uses a different part of it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod dovecot;
 mod imap_client;

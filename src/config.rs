@@ -1,0 +1,476 @@
+//! Settings: what `mailfront serve` is told by flags, the environment and an
+//! optional TOML file, merged in that order of precedence (a flag beats the
+//! environment, the environment beats the file, the file beats the default).
+//!
+//! This module only reads and checks settings; it opens no sockets and no
+//! files other than the TOML file. Everything downstream receives a resolved
+//! [`Settings`] in which every value is present and valid.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::FixedOffset;
+use clap::Args;
+use serde::Deserialize;
+
+/// One layer of settings. The same struct is filled from the command line
+/// (with `MAILFRONT_*` environment variables as clap's fallback) and from
+/// the TOML file; [`SettingsLayer::over`] stacks two layers.
+#[derive(Args, Deserialize, Default, Debug, Clone)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SettingsLayer {
+    /// Address and port the web server listens on [default: 127.0.0.1:8080]
+    #[arg(long, env = "MAILFRONT_LISTEN")]
+    pub listen: Option<SocketAddr>,
+
+    /// The IMAP server: imaps://host[:port] (implicit TLS, the default scheme),
+    /// imap://host[:port] (STARTTLS) or imap+insecure://host[:port] (plain
+    /// text, for a server on the same machine only)
+    #[arg(long, env = "MAILFRONT_IMAP_SERVER")]
+    pub imap_server: Option<String>,
+
+    /// PEM file with the certificate authority of a private IMAP server,
+    /// trusted in addition to the public roots
+    #[arg(long, env = "MAILFRONT_IMAP_CA_FILE")]
+    pub imap_ca_file: Option<PathBuf>,
+
+    /// Messages per page in a folder [default: 20]
+    #[arg(long, env = "MAILFRONT_PAGE_SIZE")]
+    pub page_size: Option<usize>,
+
+    /// Time zone dates are shown in: UTC or an offset such as +02:00 [default: UTC]
+    #[arg(long, env = "MAILFRONT_TIME_ZONE")]
+    pub time_zone: Option<String>,
+
+    /// Folder for the session store (one file) [default: ./mailfront-data]
+    #[arg(long, env = "MAILFRONT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Mark the session cookie Secure (set this when users reach mailfront
+    /// over https through a proxy) [default: false]
+    #[arg(long, env = "MAILFRONT_SECURE_COOKIES")]
+    pub secure_cookies: Option<bool>,
+
+    /// Most IMAP connections one user may have open from this node [default: 3]
+    #[arg(long, env = "MAILFRONT_POOL_PER_USER")]
+    pub pool_per_user: Option<usize>,
+
+    /// Most IMAP connections this node opens in all [default: 256]
+    #[arg(long, env = "MAILFRONT_POOL_PER_NODE")]
+    pub pool_per_node: Option<usize>,
+
+    /// "pooled" keeps logged-in connections between requests; "login-per-request"
+    /// logs in for every request and exists only to measure the difference
+    /// [default: pooled]
+    #[arg(long, env = "MAILFRONT_POOL_MODE")]
+    pub pool_mode: Option<String>,
+
+    /// Seconds a pooled connection may sit idle before it is checked with NOOP
+    /// on its next use [default: 5]
+    #[arg(long, env = "MAILFRONT_POOL_CHECK_AFTER")]
+    pub pool_check_after: Option<u64>,
+
+    /// Seconds a pooled connection may sit idle before it is logged out [default: 300]
+    #[arg(long, env = "MAILFRONT_POOL_IDLE_CLOSE")]
+    pub pool_idle_close: Option<u64>,
+
+    /// Seconds a request waits for a connection of its user's pool [default: 10]
+    #[arg(long, env = "MAILFRONT_POOL_BORROW_WAIT")]
+    pub pool_borrow_wait: Option<u64>,
+
+    /// Seconds a resolved IMAP server address is reused before it is looked up again [default: 60]
+    #[arg(long, env = "MAILFRONT_DNS_TTL")]
+    pub dns_ttl: Option<u64>,
+
+    /// Milliseconds allowed for the TCP connect to the IMAP server [default: 5000]
+    #[arg(long, env = "MAILFRONT_IMAP_CONNECT_TIMEOUT_MS")]
+    pub imap_connect_timeout_ms: Option<u64>,
+
+    /// Milliseconds allowed for the greeting and TLS handshake [default: 5000]
+    #[arg(long, env = "MAILFRONT_IMAP_GREETING_TIMEOUT_MS")]
+    pub imap_greeting_timeout_ms: Option<u64>,
+
+    /// Milliseconds allowed for LOGIN [default: 10000]
+    #[arg(long, env = "MAILFRONT_IMAP_LOGIN_TIMEOUT_MS")]
+    pub imap_login_timeout_ms: Option<u64>,
+
+    /// Milliseconds allowed for any other IMAP command [default: 30000]
+    #[arg(long, env = "MAILFRONT_IMAP_COMMAND_TIMEOUT_MS")]
+    pub imap_command_timeout_ms: Option<u64>,
+
+    /// Largest message, in bytes, that is fetched to be shown [default: 33554432]
+    #[arg(long, env = "MAILFRONT_MAX_MESSAGE_BYTES")]
+    pub max_message_bytes: Option<usize>,
+
+    /// Minutes without a request after which a session ends [default: 30]
+    #[arg(long, env = "MAILFRONT_SESSION_IDLE_MINUTES")]
+    pub session_idle_minutes: Option<u64>,
+
+    /// Hours after login at which a session ends whatever happens [default: 12]
+    #[arg(long, env = "MAILFRONT_SESSION_MAX_HOURS")]
+    pub session_max_hours: Option<u64>,
+
+    /// Requests of one session that may wait while another of its requests
+    /// runs; more get "still working" (HTTP 429) [default: 2]
+    #[arg(long, env = "MAILFRONT_SESSION_QUEUE")]
+    pub session_queue: Option<usize>,
+
+    /// Seconds a request waits for its session before it gets "still working" [default: 10]
+    #[arg(long, env = "MAILFRONT_SESSION_WAIT")]
+    pub session_wait: Option<u64>,
+
+    /// Addresses of reverse proxies whose X-Forwarded-For is believed
+    /// (comma-separated) [default: none]
+    #[arg(long, env = "MAILFRONT_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<IpAddr>>,
+}
+
+impl SettingsLayer {
+    /// Stacks `self` over `lower`: each value of `self` wins where present.
+    pub fn over(self, lower: SettingsLayer) -> SettingsLayer {
+        SettingsLayer {
+            listen: self.listen.or(lower.listen),
+            imap_server: self.imap_server.or(lower.imap_server),
+            imap_ca_file: self.imap_ca_file.or(lower.imap_ca_file),
+            page_size: self.page_size.or(lower.page_size),
+            time_zone: self.time_zone.or(lower.time_zone),
+            data_dir: self.data_dir.or(lower.data_dir),
+            secure_cookies: self.secure_cookies.or(lower.secure_cookies),
+            pool_per_user: self.pool_per_user.or(lower.pool_per_user),
+            pool_per_node: self.pool_per_node.or(lower.pool_per_node),
+            pool_mode: self.pool_mode.or(lower.pool_mode),
+            pool_check_after: self.pool_check_after.or(lower.pool_check_after),
+            pool_idle_close: self.pool_idle_close.or(lower.pool_idle_close),
+            pool_borrow_wait: self.pool_borrow_wait.or(lower.pool_borrow_wait),
+            dns_ttl: self.dns_ttl.or(lower.dns_ttl),
+            imap_connect_timeout_ms: self
+                .imap_connect_timeout_ms
+                .or(lower.imap_connect_timeout_ms),
+            imap_greeting_timeout_ms: self
+                .imap_greeting_timeout_ms
+                .or(lower.imap_greeting_timeout_ms),
+            imap_login_timeout_ms: self.imap_login_timeout_ms.or(lower.imap_login_timeout_ms),
+            imap_command_timeout_ms: self
+                .imap_command_timeout_ms
+                .or(lower.imap_command_timeout_ms),
+            max_message_bytes: self.max_message_bytes.or(lower.max_message_bytes),
+            session_idle_minutes: self.session_idle_minutes.or(lower.session_idle_minutes),
+            session_max_hours: self.session_max_hours.or(lower.session_max_hours),
+            session_queue: self.session_queue.or(lower.session_queue),
+            session_wait: self.session_wait.or(lower.session_wait),
+            trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
+        }
+    }
+
+    /// Reads a TOML file whose keys are the long flag names.
+    pub fn from_toml_file(path: &Path) -> Result<SettingsLayer, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::FileUnreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::FileInvalid {
+            path: path.to_owned(),
+            source,
+        })
+    }
+}
+
+/// How the web node talks to the IMAP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolMode {
+    /// Logged-in connections are kept and lent to requests.
+    Pooled,
+    /// Every request logs in and out: only for measuring what pooling saves.
+    LoginPerRequest,
+}
+
+/// Transport security towards the IMAP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    ImplicitTls,
+    StartTls,
+    Plain,
+}
+
+/// Where the IMAP server is and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapServer {
+    pub host: String,
+    pub port: u16,
+    pub transport: Transport,
+}
+
+impl ImapServer {
+    /// Reads `imaps://host[:port]`, `imap://host[:port]` or
+    /// `imap+insecure://host[:port]`. A bare `host[:port]` means imaps.
+    pub fn parse(text: &str) -> Result<ImapServer, ConfigError> {
+        let invalid = || ConfigError::ImapServerInvalid {
+            value: text.to_owned(),
+        };
+        let (transport, rest) = match text.split_once("://") {
+            Some(("imaps", rest)) => (Transport::ImplicitTls, rest),
+            Some(("imap", rest)) => (Transport::StartTls, rest),
+            Some(("imap+insecure", rest)) => (Transport::Plain, rest),
+            Some(_) => return Err(invalid()),
+            None => (Transport::ImplicitTls, text),
+        };
+        let rest = rest.trim_end_matches('/');
+        let default_port = match transport {
+            Transport::ImplicitTls => 993,
+            Transport::StartTls | Transport::Plain => 143,
+        };
+
+        let (host, port) = split_host_port(rest).ok_or_else(invalid)?;
+        let port = match port {
+            Some(port) => port.parse().map_err(|_| invalid())?,
+            None => default_port,
+        };
+        if host.is_empty() || host.contains(['/', '@', ' ']) {
+            return Err(invalid());
+        }
+        Ok(ImapServer {
+            host: host.to_owned(),
+            port,
+            transport,
+        })
+    }
+}
+
+/// Splits `host:port`, `[v6]:port`, `host` or `[v6]`.
+fn split_host_port(text: &str) -> Option<(&str, Option<&str>)> {
+    if let Some(bracketed) = text.strip_prefix('[') {
+        let (host, after) = bracketed.split_once(']')?;
+        return match after {
+            "" => Some((host, None)),
+            _ => Some((host, Some(after.strip_prefix(':')?))),
+        };
+    }
+    match text.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => Some((host, Some(port))),
+        Some(_) => Some((text, None)),
+        None => Some((text, None)),
+    }
+}
+
+/// Every setting, resolved and checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub imap_server: ImapServer,
+    pub imap_ca_file: Option<PathBuf>,
+    pub page_size: usize,
+    pub time_zone: FixedOffset,
+    pub data_dir: PathBuf,
+    pub secure_cookies: bool,
+    pub pool: PoolSettings,
+    pub imap_timeouts: mailfront_imap::Timeouts,
+    pub max_message_bytes: usize,
+    pub session_idle: Duration,
+    pub session_max_age: Duration,
+    pub session_queue: usize,
+    pub session_wait: Duration,
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+/// How the IMAP pool behaves.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub mode: PoolMode,
+    pub per_user: usize,
+    pub per_node: usize,
+    pub check_after: Duration,
+    pub idle_close: Duration,
+    pub borrow_wait: Duration,
+    pub dns_ttl: Duration,
+}
+
+impl Settings {
+    /// Fills in defaults and checks every value.
+    pub fn resolve(layer: SettingsLayer) -> Result<Settings, ConfigError> {
+        let imap_server = match layer.imap_server {
+            Some(text) => ImapServer::parse(&text)?,
+            None => return Err(ConfigError::ImapServerMissing),
+        };
+        let page_size = layer.page_size.unwrap_or(20);
+        if !(1..=500).contains(&page_size) {
+            return Err(ConfigError::OutOfRange {
+                name: "page-size",
+                allowed: "1 to 500",
+            });
+        }
+        let per_user = layer.pool_per_user.unwrap_or(3);
+        let per_node = layer.pool_per_node.unwrap_or(256);
+        if per_user == 0 || per_node == 0 {
+            return Err(ConfigError::OutOfRange {
+                name: "pool-per-user and pool-per-node",
+                allowed: "at least 1",
+            });
+        }
+        let mode = match layer.pool_mode.as_deref() {
+            None | Some("pooled") => PoolMode::Pooled,
+            Some("login-per-request") => PoolMode::LoginPerRequest,
+            Some(other) => {
+                return Err(ConfigError::PoolModeInvalid {
+                    value: other.to_owned(),
+                })
+            }
+        };
+        let time_zone = parse_time_zone(layer.time_zone.as_deref().unwrap_or("UTC"))?;
+        let millis =
+            |value: Option<u64>, default: u64| Duration::from_millis(value.unwrap_or(default));
+
+        Ok(Settings {
+            listen: layer
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            imap_server,
+            imap_ca_file: layer.imap_ca_file,
+            page_size,
+            time_zone,
+            data_dir: layer
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from("mailfront-data")),
+            secure_cookies: layer.secure_cookies.unwrap_or(false),
+            pool: PoolSettings {
+                mode,
+                per_user,
+                per_node,
+                check_after: Duration::from_secs(layer.pool_check_after.unwrap_or(5)),
+                idle_close: Duration::from_secs(layer.pool_idle_close.unwrap_or(300)),
+                borrow_wait: Duration::from_secs(layer.pool_borrow_wait.unwrap_or(10)),
+                dns_ttl: Duration::from_secs(layer.dns_ttl.unwrap_or(60)),
+            },
+            imap_timeouts: mailfront_imap::Timeouts {
+                connect: millis(layer.imap_connect_timeout_ms, 5_000),
+                greeting: millis(layer.imap_greeting_timeout_ms, 5_000),
+                login: millis(layer.imap_login_timeout_ms, 10_000),
+                command: millis(layer.imap_command_timeout_ms, 30_000),
+            },
+            max_message_bytes: layer.max_message_bytes.unwrap_or(32 << 20),
+            session_idle: Duration::from_secs(60 * layer.session_idle_minutes.unwrap_or(30)),
+            session_max_age: Duration::from_secs(3600 * layer.session_max_hours.unwrap_or(12)),
+            session_queue: layer.session_queue.unwrap_or(2),
+            session_wait: Duration::from_secs(layer.session_wait.unwrap_or(10)),
+            trusted_proxies: layer.trusted_proxies.unwrap_or_default(),
+        })
+    }
+}
+
+/// Reads `UTC`, `Z` or an offset such as `+02:00`, `-0530`.
+pub fn parse_time_zone(text: &str) -> Result<FixedOffset, ConfigError> {
+    let invalid = || ConfigError::TimeZoneInvalid {
+        value: text.to_owned(),
+    };
+    let trimmed = text.trim();
+    if trimmed.eq_ignore_ascii_case("utc") || trimmed.eq_ignore_ascii_case("z") {
+        return Ok(FixedOffset::east_opt(0).expect("zero offset is valid"));
+    }
+    let trimmed = trimmed
+        .strip_prefix("UTC")
+        .or_else(|| trimmed.strip_prefix("utc"))
+        .unwrap_or(trimmed);
+    let (sign, digits) = match trimmed.chars().next() {
+        Some('+') => (1, &trimmed[1..]),
+        Some('-') => (-1, &trimmed[1..]),
+        _ => return Err(invalid()),
+    };
+    let digits: String = digits.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let hours: i32 = digits[..2].parse().map_err(|_| invalid())?;
+    let minutes: i32 = digits[2..].parse().map_err(|_| invalid())?;
+    if hours > 14 || minutes > 59 {
+        return Err(invalid());
+    }
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).ok_or_else(invalid)
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no IMAP server configured; pass --imap-server imaps://host:port")]
+    ImapServerMissing,
+    #[error("IMAP server {value:?} not understood; use imaps://host:port, imap://host:port (STARTTLS) or imap+insecure://host:port")]
+    ImapServerInvalid { value: String },
+    #[error("time zone {value:?} not understood; use UTC or an offset such as +02:00")]
+    TimeZoneInvalid { value: String },
+    #[error("pool mode {value:?} not understood; use pooled or login-per-request")]
+    PoolModeInvalid { value: String },
+    #[error("{name} out of range; allowed is {allowed}")]
+    OutOfRange {
+        name: &'static str,
+        allowed: &'static str,
+    },
+    #[error("cannot read settings file {path:?}; check the path and its permissions")]
+    FileUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("settings file {path:?} is not valid; {source}")]
+    FileInvalid {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imap_server_urls_name_their_transport() {
+        let tls = ImapServer::parse("imaps://mail.example.org").unwrap();
+        assert_eq!((tls.port, tls.transport), (993, Transport::ImplicitTls));
+
+        let starttls = ImapServer::parse("imap://mail.example.org:1143").unwrap();
+        assert_eq!(
+            (starttls.port, starttls.transport),
+            (1143, Transport::StartTls)
+        );
+
+        let plain = ImapServer::parse("imap+insecure://127.0.0.1:10143").unwrap();
+        assert_eq!(plain.host, "127.0.0.1");
+        assert_eq!(plain.transport, Transport::Plain);
+
+        let v6 = ImapServer::parse("imaps://[::1]:9993").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("::1", 9993));
+    }
+
+    #[test]
+    fn plain_imap_is_never_chosen_by_accident() {
+        assert!(ImapServer::parse("imap+plain://host").is_err());
+        assert!(ImapServer::parse("http://host").is_err());
+        let bare = ImapServer::parse("mail.example.org").unwrap();
+        assert_eq!(bare.transport, Transport::ImplicitTls);
+    }
+
+    #[test]
+    fn time_zones_read_as_offsets() {
+        assert_eq!(parse_time_zone("UTC").unwrap().local_minus_utc(), 0);
+        assert_eq!(parse_time_zone("+02:00").unwrap().local_minus_utc(), 7200);
+        assert_eq!(parse_time_zone("-0530").unwrap().local_minus_utc(), -19800);
+        assert!(parse_time_zone("Europe/Berlin").is_err());
+        assert!(parse_time_zone("+25:00").is_err());
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let file: SettingsLayer =
+            toml::from_str("imap-server = \"imaps://file.example\"\npage-size = 50\n").unwrap();
+        let flags = SettingsLayer {
+            page_size: Some(10),
+            ..SettingsLayer::default()
+        };
+        let settings = Settings::resolve(flags.over(file)).unwrap();
+        assert_eq!(settings.page_size, 10);
+        assert_eq!(settings.imap_server.host, "file.example");
+        assert_eq!(settings.pool.per_user, 3);
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        assert!(toml::from_str::<SettingsLayer>("page_sise = 3").is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! mailfront: a webmail front for IMAP servers.
+//!
+//! A request flows `web` → `session` (load and lock) → `mail` (what the page
+//! needs) → `pool` (a logged-in connection of the user) → the IMAP client in
+//! the `mailfront-imap` crate. Messages are turned into pages by the
+//! `mailfront-mime` crate. `server` assembles the parts; `config` reads the
+//! settings; `metrics` counts.
+
+pub mod config;
+pub mod mail;
+pub mod metrics;
+pub mod pool;
+pub mod server;
+pub mod session;
+pub mod web;

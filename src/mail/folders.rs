@@ -1,0 +1,222 @@
+//! The folder list: LIST plus STATUS, arranged the way people expect to see
+//! it: Inbox first, then the folders with a special use in a fixed order,
+//! then every other folder as an indented tree.
+//!
+//! Names are kept twice: the server's raw name (modified UTF-7, sent back
+//! to the server unchanged) and the decoded name for display.
+
+use mailfront_imap::{decode_mailbox_name, Connection, ListedMailbox};
+
+use super::{retry_read_once, MailError, MailService};
+use crate::metrics::bump;
+use crate::pool::Credentials;
+
+/// The role of a special-use folder (RFC 6154), in display order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FolderRole {
+    Inbox,
+    Sent,
+    Drafts,
+    Trash,
+    Archive,
+    Junk,
+}
+
+impl FolderRole {
+    pub fn label(self) -> &'static str {
+        match self {
+            FolderRole::Inbox => "Inbox",
+            FolderRole::Sent => "Sent",
+            FolderRole::Drafts => "Drafts",
+            FolderRole::Trash => "Trash",
+            FolderRole::Archive => "Archive",
+            FolderRole::Junk => "Junk",
+        }
+    }
+
+    /// From a LIST attribute such as `\Sent`.
+    fn from_attribute(attribute: &str) -> Option<FolderRole> {
+        let role = match attribute.to_ascii_lowercase().as_str() {
+            "\\sent" => FolderRole::Sent,
+            "\\drafts" => FolderRole::Drafts,
+            "\\trash" => FolderRole::Trash,
+            "\\archive" => FolderRole::Archive,
+            "\\junk" => FolderRole::Junk,
+            _ => return None,
+        };
+        Some(role)
+    }
+
+    /// From a well-known top-level name, for servers without SPECIAL-USE.
+    fn from_common_name(name: &str) -> Option<FolderRole> {
+        let role = match name.to_ascii_lowercase().as_str() {
+            "sent" | "sent messages" | "sent items" | "sent mail" => FolderRole::Sent,
+            "drafts" => FolderRole::Drafts,
+            "trash" | "deleted messages" | "deleted items" => FolderRole::Trash,
+            "archive" | "archives" => FolderRole::Archive,
+            "junk" | "spam" | "junk e-mail" => FolderRole::Junk,
+            _ => return None,
+        };
+        Some(role)
+    }
+}
+
+/// One line of the folder list.
+#[derive(Debug, Clone)]
+pub struct Folder {
+    /// The server's name, unchanged; what SELECT and links carry.
+    pub raw_name: String,
+    /// The last level of the decoded name (or the role's label).
+    pub label: String,
+    /// The whole decoded name, levels joined with " › ".
+    pub full_label: String,
+    /// Indentation level in the tree (0 at the top).
+    pub depth: usize,
+    pub role: Option<FolderRole>,
+    /// False for `\Noselect` folders and for parents the server did not list.
+    pub selectable: bool,
+    pub unseen: Option<u32>,
+    pub total: Option<u32>,
+}
+
+impl MailService {
+    /// The folder list with message and unread counts.
+    pub async fn folders(&self, credentials: &Credentials) -> Result<Vec<Folder>, MailError> {
+        retry_read_once!(self, self.folders_once(credentials).await)
+    }
+
+    async fn folders_once(&self, credentials: &Credentials) -> Result<Vec<Folder>, MailError> {
+        let mut connection = self.pool.borrow(credentials, None).await?;
+        bump(&self.metrics.commands.list);
+        let listed = connection.list_mailboxes().await?;
+        let mut folders = arrange(&listed);
+        self.add_counts(&mut connection, &mut folders).await?;
+        Ok(folders)
+    }
+
+    async fn add_counts(
+        &self,
+        connection: &mut Connection,
+        folders: &mut [Folder],
+    ) -> Result<(), MailError> {
+        for folder in folders.iter_mut().filter(|f| f.selectable) {
+            bump(&self.metrics.commands.status);
+            match connection.status(&folder.raw_name).await {
+                Ok(status) => {
+                    folder.total = status.messages;
+                    folder.unseen = status.unseen;
+                }
+                Err(error) if error.is_connection_lost() => return Err(error.into()),
+                Err(error) => {
+                    tracing::debug!(%error, "status failed; folder shown without counts");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Orders the listed folders: Inbox, special-use folders by role, then the
+/// rest as a tree sorted by decoded name, with unlisted parents filled in.
+pub fn arrange(listed: &[ListedMailbox]) -> Vec<Folder> {
+    let mut special = Vec::new();
+    let mut rest: Vec<(Vec<String>, &ListedMailbox)> = Vec::new();
+    let has_special_use = listed.iter().any(|m| {
+        m.attributes
+            .iter()
+            .any(|a| FolderRole::from_attribute(a).is_some())
+    });
+
+    for mailbox in listed {
+        let levels = levels_of(mailbox);
+        let role = if mailbox.raw_name.eq_ignore_ascii_case("INBOX") {
+            Some(FolderRole::Inbox)
+        } else if has_special_use {
+            mailbox
+                .attributes
+                .iter()
+                .find_map(|a| FolderRole::from_attribute(a))
+        } else if levels.len() == 1 {
+            FolderRole::from_common_name(&levels[0])
+        } else {
+            None
+        };
+        match role {
+            Some(role) => special.push((role, mailbox, levels)),
+            None => rest.push((levels, mailbox)),
+        }
+    }
+
+    special.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.raw_name.cmp(&b.1.raw_name)));
+    let mut folders: Vec<Folder> = special
+        .into_iter()
+        .map(|(role, mailbox, levels)| Folder {
+            raw_name: mailbox.raw_name.clone(),
+            label: if role == FolderRole::Inbox {
+                "Inbox".to_owned()
+            } else {
+                levels.join(" › ")
+            },
+            full_label: levels.join(" › "),
+            depth: 0,
+            role: Some(role),
+            selectable: !is_noselect(mailbox),
+            unseen: None,
+            total: None,
+        })
+        .collect();
+
+    rest.sort_by(|a, b| compare_levels(&a.0, &b.0));
+    let mut emitted: Vec<Vec<String>> = Vec::new();
+    for (levels, mailbox) in rest {
+        for depth in 0..levels.len().saturating_sub(1) {
+            let parent = &levels[..=depth];
+            if !emitted.iter().any(|e| e.as_slice() == parent) {
+                emitted.push(parent.to_vec());
+                folders.push(Folder {
+                    raw_name: String::new(),
+                    label: parent[depth].clone(),
+                    full_label: parent.join(" › "),
+                    depth,
+                    role: None,
+                    selectable: false,
+                    unseen: None,
+                    total: None,
+                });
+            }
+        }
+        emitted.push(levels.clone());
+        folders.push(Folder {
+            raw_name: mailbox.raw_name.clone(),
+            label: levels.last().cloned().unwrap_or_default(),
+            full_label: levels.join(" › "),
+            depth: levels.len().saturating_sub(1),
+            role: None,
+            selectable: !is_noselect(mailbox),
+            unseen: None,
+            total: None,
+        });
+    }
+    folders
+}
+
+fn levels_of(mailbox: &ListedMailbox) -> Vec<String> {
+    let decoded = decode_mailbox_name(&mailbox.raw_name);
+    match mailbox.delimiter {
+        Some(delimiter) => decoded.split(delimiter).map(str::to_owned).collect(),
+        None => vec![decoded],
+    }
+}
+
+fn is_noselect(mailbox: &ListedMailbox) -> bool {
+    mailbox
+        .attributes
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case("\\Noselect") || a.eq_ignore_ascii_case("\\NonExistent"))
+}
+
+fn compare_levels(a: &[String], b: &[String]) -> std::cmp::Ordering {
+    let key =
+        |levels: &[String]| -> Vec<String> { levels.iter().map(|l| l.to_lowercase()).collect() };
+    key(a).cmp(&key(b)).then_with(|| a.cmp(b))
+}

@@ -1,0 +1,131 @@
+//! The mail service: what each page needs from the IMAP server, asked for
+//! through the pool.
+//!
+//! It knows folders, windows of a mailbox and messages; it knows nothing of
+//! HTTP, cookies or HTML. Every operation borrows one pooled connection for
+//! its whole duration and gives it back before returning. A read-only
+//! operation whose connection died under it (EOF, BYE, timeout) is retried
+//! once on a fresh connection; an operation that changes state never is.
+
+mod folders;
+mod listing;
+mod message;
+
+use std::sync::Arc;
+
+use mailfront_imap::ImapError;
+
+use crate::metrics::Metrics;
+use crate::pool::{ImapPool, PoolError};
+pub use folders::{Folder, FolderRole};
+pub use listing::{MailboxPage, MessageRow, SortField, SortOrder};
+pub use message::OpenedMessage;
+
+/// What pages ask of the mail server.
+#[derive(Clone)]
+pub struct MailService {
+    pool: ImapPool,
+    metrics: Arc<Metrics>,
+    page_size: usize,
+    max_message_bytes: usize,
+}
+
+/// Why a mail operation did not give an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("connection pool could not lend a connection")]
+    Pool(#[from] PoolError),
+    #[error("folder does not exist (any more)")]
+    MailboxNotFound,
+    #[error("message does not exist (any more)")]
+    MessageGone,
+    #[error("message is larger than this server shows ({limit} bytes)")]
+    MessageTooLarge { limit: usize },
+    #[error("mail server failed a command")]
+    Imap(#[source] ImapError),
+}
+
+impl From<ImapError> for MailError {
+    fn from(error: ImapError) -> MailError {
+        match error {
+            ImapError::MailboxNotFound { .. } => MailError::MailboxNotFound,
+            other => MailError::Imap(other),
+        }
+    }
+}
+
+impl MailError {
+    /// Whether retrying on a fresh connection may succeed: the connection was
+    /// lost and the operation did not change anything.
+    fn connection_lost(&self) -> bool {
+        match self {
+            MailError::Imap(error) => error.is_connection_lost(),
+            _ => false,
+        }
+    }
+}
+
+impl MailService {
+    pub fn new(
+        pool: ImapPool,
+        metrics: Arc<Metrics>,
+        page_size: usize,
+        max_message_bytes: usize,
+    ) -> Self {
+        MailService {
+            pool,
+            metrics,
+            page_size,
+            max_message_bytes,
+        }
+    }
+
+    pub fn pool(&self) -> &ImapPool {
+        &self.pool
+    }
+
+    pub fn page_size(&self) -> usize {
+        self.page_size
+    }
+}
+
+/// Runs a read-only operation and, when its connection was lost under it,
+/// once more on a fresh connection. `$attempt` is an expression that borrows
+/// a connection, does the work and returns `Result<_, MailError>`.
+macro_rules! retry_read_once {
+    ($service:expr, $attempt:expr) => {{
+        let first = $attempt;
+        match first {
+            Err(error) if error.connection_lost() => {
+                tracing::debug!(%error, "connection lost during a read; retrying once");
+                $crate::metrics::bump(&$service.metrics.pool_reconnects);
+                $attempt
+            }
+            other => other,
+        }
+    }};
+}
+pub(crate) use retry_read_once;
+
+/// The SORT keys of an order. Ties are broken by arrival, in the same
+/// direction, so that pages are stable.
+pub(crate) fn sort_keys(order: SortOrder) -> Vec<mailfront_imap::SortKey> {
+    use mailfront_imap::SortField as Imap;
+
+    let field = match order.field {
+        SortField::Arrival => Imap::Arrival,
+        SortField::Date => Imap::Date,
+        SortField::From => Imap::From,
+        SortField::Subject => Imap::Subject,
+        SortField::Size => Imap::Size,
+    };
+    let key = |field| mailfront_imap::SortKey {
+        field,
+        reverse: order.descending,
+    };
+    if field == Imap::Arrival {
+        vec![key(Imap::Arrival)]
+    } else {
+        vec![key(field), key(Imap::Arrival)]
+    }
+}

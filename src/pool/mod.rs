@@ -1,0 +1,613 @@
+//! The IMAP connection pool: logged-in connections per account, lent to
+//! requests and taken back, so that a page view pays for neither a TCP
+//! connect nor a LOGIN.
+//!
+//! It owns every upstream connection of the node, keyed by account. It never
+//! parses mail and never decides what a page shows. Invariants a borrower
+//! relies on:
+//! - A lent connection is logged in as the borrower's account, with a
+//!   password the server accepted (the borrower's password is compared with
+//!   the accepted one by a keyed fingerprint, never stored in the clear).
+//! - At most `per_user` connections of one account are open on this node,
+//!   fewer once the server answered `NO [LIMIT]`; at most `per_node` in all.
+//! - A connection that saw EOF, BYE, a timeout or a lost parse is dropped,
+//!   never returned to the pool.
+//!
+//! # Limitations
+//! A cap learnt from `NO [LIMIT]` stays lowered until the account's pool is
+//! emptied and rebuilt (after its connections idle out), even if the other
+//! client that used up the server's allowance has gone since.
+
+mod resolver;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use mailfront_imap::{Connection, ImapError, Secret, Security, Timeouts};
+use sha2::Sha256;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::{ImapServer, PoolMode, PoolSettings, Transport};
+use crate::metrics::{bump, Metrics};
+pub use resolver::{ResolveFailed, Resolver};
+
+/// An account name and its password, as a session holds them.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub user: String,
+    pub password: Secret<String>,
+}
+
+/// Why no connection could be lent.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("mail server cannot be reached; check that it runs and that this node may connect")]
+    Unreachable(#[source] ImapError),
+    #[error("mail server name does not resolve")]
+    Unresolvable(#[from] ResolveFailed),
+    #[error("mail server refused the credentials")]
+    AuthenticationFailed,
+    #[error("mail server allows no more connections for this account; try again shortly")]
+    ServerBusy,
+    #[error("mail server refused the connection; try again later")]
+    Refused,
+    #[error("all connections of this account stayed busy; try again shortly")]
+    WaitedTooLong,
+    #[error("mail server failed during login")]
+    LoginFailed(#[source] ImapError),
+}
+
+/// The pool of one node. Cheap to clone; clones share the same connections.
+#[derive(Clone)]
+pub struct ImapPool {
+    shared: Arc<PoolShared>,
+}
+
+struct PoolShared {
+    server: ImapServer,
+    tls: Arc<rustls::ClientConfig>,
+    timeouts: Timeouts,
+    settings: PoolSettings,
+    resolver: Resolver,
+    /// Every account's pool, created on first use and removed by the reaper
+    /// once it holds no connection. A std mutex: held only for a lookup or an
+    /// insert, never across `.await`.
+    accounts: Mutex<HashMap<String, Arc<AccountPool>>>,
+    /// One permit per connection this node may still open; each open
+    /// connection holds one until it closes.
+    node_slots: Arc<Semaphore>,
+    /// Key of the password fingerprints, random per process.
+    fingerprint_key: [u8; 32],
+    metrics: Arc<Metrics>,
+}
+
+/// The connections of one account on this node.
+struct AccountPool {
+    /// One permit per connection that may be lent at once. A borrower holds
+    /// one for as long as it has a connection; `NO [LIMIT]` makes the pool
+    /// forget permits, which lowers the cap.
+    lend_slots: Arc<Semaphore>,
+    /// Logged-in connections nobody has borrowed, the most recently returned
+    /// last. A std mutex: push and pop only, never held across `.await`.
+    idle: Mutex<Vec<IdleConnection>>,
+    /// Fingerprint of the password the server last accepted for this
+    /// account; written after every successful LOGIN, read by every borrow.
+    accepted: Mutex<Option<[u8; 32]>>,
+    /// Connections open now, lent or idle; changed only by [`OpenConnection`].
+    open: AtomicUsize,
+    /// The current cap: `per_user` until the server says otherwise.
+    cap: AtomicUsize,
+    /// Log tags of the sessions seen using this account on this node since
+    /// the account's pool was created. A std mutex, never held across
+    /// `.await`. Decides whether a sign-out may close idle connections.
+    sessions: Mutex<HashSet<String>>,
+}
+
+struct IdleConnection {
+    connection: OpenConnection,
+    returned_at: Instant,
+}
+
+/// A live connection with the bookkeeping that must follow it to its end.
+struct OpenConnection {
+    imap: Option<Connection>,
+    account: Arc<AccountPool>,
+    metrics: Arc<Metrics>,
+    _node_slot: OwnedSemaphorePermit,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.account.open.fetch_sub(1, Ordering::SeqCst);
+        self.metrics
+            .imap_connections_open
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl OpenConnection {
+    fn imap(&mut self) -> &mut Connection {
+        self.imap
+            .as_mut()
+            .expect("connection present until dropped")
+    }
+
+    /// Logs out in the background; the slot is freed when that finishes.
+    fn close(mut self) {
+        if let Some(imap) = self.imap.take() {
+            tokio::spawn(async move {
+                imap.logout().await;
+                drop(self);
+            });
+        }
+    }
+}
+
+/// A connection lent to one request. Dropping it gives it back (or closes it
+/// when it is no longer usable).
+pub struct PooledConnection {
+    connection: Option<OpenConnection>,
+    _lend_slot: OwnedSemaphorePermit,
+    mode: PoolMode,
+    fresh: bool,
+}
+
+impl PooledConnection {
+    /// Whether this connection was opened and logged in for this borrow.
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
+    }
+}
+
+impl std::ops::Deref for PooledConnection {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.connection
+            .as_ref()
+            .and_then(|c| c.imap.as_ref())
+            .expect("connection present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.connection
+            .as_mut()
+            .expect("connection present until dropped")
+            .imap()
+    }
+}
+
+impl Drop for PooledConnection {
+    fn drop(&mut self) {
+        let Some(mut connection) = self.connection.take() else {
+            return;
+        };
+        if !connection.imap().is_usable() {
+            tracing::debug!(
+                conn_id = connection.imap().id(),
+                "connection dropped as unusable"
+            );
+            return;
+        }
+        if self.mode == PoolMode::LoginPerRequest {
+            connection.close();
+            return;
+        }
+        let account = connection.account.clone();
+        account
+            .idle
+            .lock()
+            .expect("idle lock poisoned")
+            .push(IdleConnection {
+                connection,
+                returned_at: Instant::now(),
+            });
+    }
+}
+
+impl ImapPool {
+    /// A pool for one IMAP server. It opens nothing until the first borrow.
+    pub fn new(
+        server: ImapServer,
+        tls: Arc<rustls::ClientConfig>,
+        timeouts: Timeouts,
+        settings: PoolSettings,
+        metrics: Arc<Metrics>,
+    ) -> ImapPool {
+        let mut fingerprint_key = [0u8; 32];
+        getrandom::getrandom(&mut fingerprint_key).expect("the OS provides randomness");
+        let resolver = Resolver::new(&server.host, server.port, settings.dns_ttl);
+        ImapPool {
+            shared: Arc::new(PoolShared {
+                node_slots: Arc::new(Semaphore::new(settings.per_node)),
+                server,
+                tls,
+                timeouts,
+                settings,
+                resolver,
+                accounts: Mutex::new(HashMap::new()),
+                fingerprint_key,
+                metrics,
+            }),
+        }
+    }
+
+    /// Checks a password with a real LOGIN on a new connection, which then
+    /// joins the pool. Used at sign-in, where a password must be proven.
+    pub async fn sign_in(&self, credentials: &Credentials) -> Result<PooledConnection, PoolError> {
+        let account = self.account(&credentials.user);
+        let slot = self.take_lend_slot(&account).await?;
+        self.make_room(&account);
+        self.open_and_lend(&account, credentials, slot).await
+    }
+
+    /// Lends a logged-in connection of the account, preferring one that has
+    /// `mailbox` selected. Waits (bounded) when all are lent.
+    pub async fn borrow(
+        &self,
+        credentials: &Credentials,
+        mailbox: Option<&str>,
+    ) -> Result<PooledConnection, PoolError> {
+        let account = self.account(&credentials.user);
+        let fingerprint = self.fingerprint(credentials);
+
+        let slot = self.take_lend_slot(&account).await?;
+        let trusted =
+            *account.accepted.lock().expect("accepted lock poisoned") == Some(fingerprint);
+        if trusted && self.shared.settings.mode == PoolMode::Pooled {
+            if let Some(connection) = self.take_idle(&account, mailbox).await {
+                return Ok(PooledConnection {
+                    connection: Some(connection),
+                    _lend_slot: slot,
+                    mode: self.shared.settings.mode,
+                    fresh: false,
+                });
+            }
+        }
+
+        self.make_room(&account);
+        self.open_and_lend(&account, credentials, slot).await
+    }
+
+    /// Closes every idle connection of the account (used at sign-out of its
+    /// last session and when its password stops working).
+    pub fn close_idle(&self, user: &str) {
+        let Some(account) = self.existing_account(user) else {
+            return;
+        };
+        let idle: Vec<IdleConnection> = std::mem::take(&mut *account.idle.lock().expect("idle"));
+        for entry in idle {
+            entry.connection.close();
+        }
+    }
+
+    /// Notes that a session of the account made a request on this node.
+    pub fn session_seen(&self, user: &str, session_tag: &str) {
+        let account = self.account(user);
+        let mut sessions = account.sessions.lock().expect("sessions lock poisoned");
+        if !sessions.contains(session_tag) {
+            sessions.insert(session_tag.to_owned());
+        }
+    }
+
+    /// Notes that a session signed out. When no other session of the account
+    /// is known on this node, its idle connections are logged out; other
+    /// sessions keep theirs.
+    pub fn session_ended(&self, user: &str, session_tag: &str) {
+        let Some(account) = self.existing_account(user) else {
+            return;
+        };
+        let none_left = {
+            let mut sessions = account.sessions.lock().expect("sessions lock poisoned");
+            sessions.remove(session_tag);
+            sessions.is_empty()
+        };
+        if none_left {
+            self.close_idle(user);
+        }
+    }
+
+    /// Number of connections of the account open on this node.
+    pub fn open_connections(&self, user: &str) -> usize {
+        self.existing_account(user)
+            .map_or(0, |a| a.open.load(Ordering::SeqCst))
+    }
+
+    /// Logs out connections idle for longer than the configured time and
+    /// forgets accounts with no connection. Call it every few seconds.
+    pub fn reap_idle(&self) {
+        let limit = self.shared.settings.idle_close;
+        let accounts: Vec<(String, Arc<AccountPool>)> = {
+            let map = self.shared.accounts.lock().expect("accounts lock poisoned");
+            map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        for (_, account) in &accounts {
+            let expired: Vec<IdleConnection> = {
+                let mut idle = account.idle.lock().expect("idle lock poisoned");
+                let (old, young): (Vec<_>, Vec<_>) = idle
+                    .drain(..)
+                    .partition(|entry| entry.returned_at.elapsed() >= limit);
+                *idle = young;
+                old
+            };
+            for entry in expired {
+                tracing::debug!("idle connection logged out");
+                entry.connection.close();
+            }
+        }
+
+        let mut map = self.shared.accounts.lock().expect("accounts lock poisoned");
+        map.retain(|_, account| {
+            Arc::strong_count(account) > 1 || account.open.load(Ordering::SeqCst) > 0
+        });
+    }
+
+    /// Starts the background task that calls [`ImapPool::reap_idle`].
+    pub fn spawn_reaper(&self) -> tokio::task::JoinHandle<()> {
+        let pool = self.clone();
+        let every = (self.shared.settings.idle_close / 4)
+            .clamp(Duration::from_secs(1), Duration::from_secs(30));
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            loop {
+                ticks.tick().await;
+                pool.reap_idle();
+            }
+        })
+    }
+
+    fn account(&self, user: &str) -> Arc<AccountPool> {
+        let mut map = self.shared.accounts.lock().expect("accounts lock poisoned");
+        map.entry(user.to_owned())
+            .or_insert_with(|| {
+                let cap = self.shared.settings.per_user;
+                Arc::new(AccountPool {
+                    lend_slots: Arc::new(Semaphore::new(cap)),
+                    idle: Mutex::new(Vec::new()),
+                    accepted: Mutex::new(None),
+                    open: AtomicUsize::new(0),
+                    cap: AtomicUsize::new(cap),
+                    sessions: Mutex::new(HashSet::new()),
+                })
+            })
+            .clone()
+    }
+
+    fn existing_account(&self, user: &str) -> Option<Arc<AccountPool>> {
+        self.shared
+            .accounts
+            .lock()
+            .expect("accounts lock poisoned")
+            .get(user)
+            .cloned()
+    }
+
+    fn fingerprint(&self, credentials: &Credentials) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.shared.fingerprint_key)
+            .expect("HMAC takes any key length");
+        mac.update(credentials.user.as_bytes());
+        mac.update(&[0]);
+        mac.update(credentials.password.expose().as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    async fn take_lend_slot(
+        &self,
+        account: &AccountPool,
+    ) -> Result<OwnedSemaphorePermit, PoolError> {
+        if let Ok(slot) = account.lend_slots.clone().try_acquire_owned() {
+            return Ok(slot);
+        }
+        bump(&self.shared.metrics.pool_borrow_waits);
+        let wait = self.shared.settings.borrow_wait;
+        match tokio::time::timeout(wait, account.lend_slots.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => Ok(slot),
+            Ok(Err(_closed)) => Err(PoolError::ServerBusy),
+            Err(_elapsed) => Err(PoolError::WaitedTooLong),
+        }
+    }
+
+    /// Takes an idle connection, preferring one with `mailbox` selected;
+    /// checks one that idled a while with NOOP and drops any that is dead or
+    /// idled past the limit.
+    async fn take_idle(
+        &self,
+        account: &AccountPool,
+        mailbox: Option<&str>,
+    ) -> Option<OpenConnection> {
+        let settings = &self.shared.settings;
+        loop {
+            let entry = {
+                let mut idle = account.idle.lock().expect("idle lock poisoned");
+                let preferred = mailbox.and_then(|wanted| {
+                    idle.iter().rposition(|entry| {
+                        let imap = entry.connection.imap.as_ref();
+                        imap.and_then(|c| c.selected())
+                            .is_some_and(|s| s.raw_name == wanted)
+                    })
+                });
+                match preferred {
+                    Some(index) => idle.remove(index),
+                    None => idle.pop()?,
+                }
+            };
+
+            let idle_for = entry.returned_at.elapsed();
+            let mut connection = entry.connection;
+            if idle_for >= settings.idle_close {
+                connection.close();
+                continue;
+            }
+            if idle_for >= settings.check_after {
+                bump(&self.shared.metrics.commands.noop);
+                if connection.imap().noop().await.is_err() || !connection.imap().is_usable() {
+                    tracing::debug!("idle connection found dead; replacing it");
+                    bump(&self.shared.metrics.pool_reconnects);
+                    continue;
+                }
+            }
+            return Some(connection);
+        }
+    }
+
+    /// Closes one idle connection when the account is at its cap, so that a
+    /// new one may be opened (a borrower whose password differs from the
+    /// accepted one must log in afresh even while idle connections exist).
+    fn make_room(&self, account: &AccountPool) {
+        if account.open.load(Ordering::SeqCst) < account.cap.load(Ordering::SeqCst) {
+            return;
+        }
+        let oldest = {
+            let mut idle = account.idle.lock().expect("idle lock poisoned");
+            (!idle.is_empty()).then(|| idle.remove(0))
+        };
+        if let Some(entry) = oldest {
+            entry.connection.close();
+        }
+    }
+
+    /// Opens and logs in a connection and lends it. On `NO [LIMIT]` lowers
+    /// the account's cap and waits for a connection another request returns.
+    async fn open_and_lend(
+        &self,
+        account: &Arc<AccountPool>,
+        credentials: &Credentials,
+        mut slot: OwnedSemaphorePermit,
+    ) -> Result<PooledConnection, PoolError> {
+        loop {
+            match self.open(account, credentials).await {
+                Ok(connection) => {
+                    return Ok(PooledConnection {
+                        connection: Some(connection),
+                        _lend_slot: slot,
+                        mode: self.shared.settings.mode,
+                        fresh: true,
+                    })
+                }
+                Err(PoolError::ServerBusy) => {
+                    let open = account.open.load(Ordering::SeqCst);
+                    if open == 0 {
+                        return Err(PoolError::ServerBusy);
+                    }
+                    if account.cap.load(Ordering::SeqCst) > open {
+                        account.cap.store(open, Ordering::SeqCst);
+                        slot.forget();
+                        tracing::info!(cap = open, "account pool capped by the server's limit");
+                    } else {
+                        drop(slot);
+                    }
+                    slot = self.take_lend_slot(account).await?;
+                    let trusted_fingerprint = self.fingerprint(credentials);
+                    let trusted = *account.accepted.lock().expect("accepted lock")
+                        == Some(trusted_fingerprint);
+                    if trusted {
+                        if let Some(connection) = self.take_idle(account, None).await {
+                            return Ok(PooledConnection {
+                                connection: Some(connection),
+                                _lend_slot: slot,
+                                mode: self.shared.settings.mode,
+                                fresh: false,
+                            });
+                        }
+                    }
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    }
+
+    /// Connects to the first address that answers and logs in.
+    async fn open(
+        &self,
+        account: &Arc<AccountPool>,
+        credentials: &Credentials,
+    ) -> Result<OpenConnection, PoolError> {
+        let shared = &self.shared;
+        let node_slot = match tokio::time::timeout(
+            shared.settings.borrow_wait,
+            shared.node_slots.clone().acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(slot)) => slot,
+            _ => return Err(PoolError::WaitedTooLong),
+        };
+
+        let mut imap = self.connect().await?;
+        account.open.fetch_add(1, Ordering::SeqCst);
+        shared
+            .metrics
+            .imap_connections_open
+            .fetch_add(1, Ordering::Relaxed);
+        let mut connection = OpenConnection {
+            imap: None,
+            account: account.clone(),
+            metrics: shared.metrics.clone(),
+            _node_slot: node_slot,
+        };
+
+        bump(&shared.metrics.imap_logins);
+        let login = imap.login(&credentials.user, &credentials.password).await;
+        connection.imap = Some(imap);
+        match login {
+            Ok(()) => {
+                let fingerprint = self.fingerprint(credentials);
+                *account.accepted.lock().expect("accepted lock poisoned") = Some(fingerprint);
+                tracing::info!(conn_id = connection.imap().id(), "imap login");
+                Ok(connection)
+            }
+            Err(ImapError::AuthenticationFailed { .. }) => {
+                bump(&shared.metrics.imap_login_failures);
+                connection.close();
+                Err(PoolError::AuthenticationFailed)
+            }
+            Err(ImapError::ConnectionLimit) => {
+                bump(&shared.metrics.imap_login_limit_refusals);
+                connection.close();
+                Err(PoolError::ServerBusy)
+            }
+            Err(error) if error.is_connection_lost() => Err(PoolError::Unreachable(error)),
+            Err(error) => Err(PoolError::LoginFailed(error)),
+        }
+    }
+
+    async fn connect(&self) -> Result<Connection, PoolError> {
+        let shared = &self.shared;
+        let security = match shared.server.transport {
+            Transport::ImplicitTls => Security::ImplicitTls,
+            Transport::StartTls => Security::StartTls,
+            Transport::Plain => Security::Plain,
+        };
+        let addresses = shared.resolver.addresses().await?;
+
+        let mut last_error = None;
+        for address in addresses {
+            let attempt = Connection::connect(
+                address,
+                &shared.server.host,
+                security,
+                shared.tls.clone(),
+                shared.timeouts,
+            )
+            .await;
+            match attempt {
+                Ok(imap) => return Ok(imap),
+                Err(error) => {
+                    tracing::debug!(%address, %error, "imap connect failed");
+                    last_error = Some(error);
+                }
+            }
+        }
+        shared.resolver.forget();
+        let error = last_error.expect("resolver returns at least one address");
+        Err(match error {
+            ImapError::Refused { .. } => PoolError::Refused,
+            other => PoolError::Unreachable(other),
+        })
+    }
+}

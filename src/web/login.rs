@@ -1,0 +1,308 @@
+//! Signing in and out.
+//!
+//! Sign-in proves the password with a real LOGIN (the connection then joins
+//! the pool), issues a brand-new session id (an id chosen before sign-in,
+//! by anyone, is never promoted), and is throttled per client address and
+//! per account. The form carries a token bound to a cookie, so another site
+//! cannot sign a visitor into an account of its choosing. Every credential
+//! failure reads the same, whether or not the account exists.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::error::html;
+use super::signed_in::{
+    clear_cookie, cookie_value, now_unix, session_cookie, session_set_cookie, SignedIn,
+};
+use super::{paths, AppError, AppState};
+use crate::mail::MailError;
+use crate::pool::{Credentials, PoolError};
+use crate::session::{
+    client_address, new_form_token, seal_password, SessionCookie, SessionRecord, ThrottleDecision,
+};
+use mailfront_imap::Secret;
+
+/// Cookie that binds the sign-in form to the browser that loaded it.
+const LOGIN_COOKIE: &str = "mf_login";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    error: Option<String>,
+    notice: Option<String>,
+    username: String,
+    login_token: String,
+    next: String,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    signed_out: Option<String>,
+}
+
+/// The sign-in form (no `Debug`: it holds a password).
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    login_token: String,
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn show_login(
+    Query(query): Query<LoginQuery>,
+    State(state): State<AppState>,
+) -> Response {
+    let notice = query.signed_out.map(|_| "You have signed out.".to_owned());
+    let next = query
+        .next
+        .filter(|n| paths::is_local_path(n))
+        .unwrap_or_default();
+    login_page(&state, StatusCode::OK, None, notice, String::new(), next)
+}
+
+pub async fn submit_login(
+    State(state): State<AppState>,
+    parts: Parts,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let next = if paths::is_local_path(&form.next) {
+        form.next.clone()
+    } else {
+        String::new()
+    };
+    let retry = |error: &str, status| {
+        login_page(
+            &state,
+            status,
+            Some(error.to_owned()),
+            None,
+            form.username.clone(),
+            next.clone(),
+        )
+    };
+
+    let expected = cookie_value(&parts, LOGIN_COOKIE).unwrap_or_default();
+    let token_matches =
+        !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(form.login_token.as_bytes()));
+    if !token_matches || !same_origin(&parts) {
+        return retry(
+            "The sign-in form expired. Please sign in again.",
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let username = form.username.trim().to_owned();
+    if username.is_empty() || form.password.is_empty() {
+        return retry(
+            "Enter your user name and password.",
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    if username.len() > 256 || form.password.len() > 1024 || username.chars().any(char::is_control)
+    {
+        return retry(
+            "The user name or password is not correct.",
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+
+    let client = client_ip(&state, &parts);
+    match state.throttle.check(client, &username) {
+        ThrottleDecision::Allow => {}
+        ThrottleDecision::Delay(delay) => {
+            tracing::info!(
+                delay_ms = delay.as_millis() as u64,
+                "sign-in delayed by throttling"
+            );
+            tokio::time::sleep(delay).await;
+        }
+        ThrottleDecision::Refuse { retry_after } => {
+            tracing::info!("sign-in refused by throttling");
+            return AppError::TooManyAttempts { retry_after }.into_response();
+        }
+    }
+
+    let credentials = Credentials {
+        user: username.clone(),
+        password: Secret::new(form.password),
+    };
+    match state.mail.pool().sign_in(&credentials).await {
+        Ok(connection) => drop(connection),
+        Err(PoolError::AuthenticationFailed) => {
+            state.throttle.record_failure(client, &username);
+            tracing::info!("sign-in refused by the mail server");
+            return retry(
+                "The user name or password is not correct.",
+                StatusCode::UNAUTHORIZED,
+            );
+        }
+        Err(other) => return AppError::from(MailError::Pool(other)).into_response(),
+    }
+    state.throttle.record_success(client, &username);
+
+    match start_session(&state, &parts, credentials).await {
+        Ok(set_cookie) => {
+            let target = if next.is_empty() {
+                "/".to_owned()
+            } else {
+                next
+            };
+            let mut response = Redirect::to(&target).into_response();
+            let headers = response.headers_mut();
+            headers.append(
+                header::SET_COOKIE,
+                set_cookie.parse().expect("cookie is ASCII"),
+            );
+            let clear = clear_cookie(LOGIN_COOKIE, state.settings.secure_cookies);
+            headers.append(header::SET_COOKIE, clear.parse().expect("cookie is ASCII"));
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Stores a new session and returns its `Set-Cookie` value. Any session the
+/// browser brought along is deleted, never reused.
+async fn start_session(
+    state: &AppState,
+    parts: &Parts,
+    credentials: Credentials,
+) -> Result<String, AppError> {
+    if let Some(previous) = session_cookie(parts) {
+        state.sessions.delete(&previous.id).await?;
+    }
+
+    let cookie = SessionCookie::generate();
+    let sealed = seal_password(&cookie.key, &credentials.user, &credentials.password);
+    let record = SessionRecord::new(credentials.user.clone(), sealed, now_unix());
+    state
+        .sessions
+        .save(&cookie.id, &record, state.settings.session_idle)
+        .await?;
+    state
+        .mail
+        .pool()
+        .session_seen(&credentials.user, &cookie.id.log_tag());
+    tracing::info!(user = %credentials.user, session = %cookie.id.log_tag(), "signed in");
+
+    let max_age = state.settings.session_max_age;
+    Ok(session_set_cookie(
+        &cookie.encode(),
+        max_age,
+        state.settings.secure_cookies,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn submit_logout(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    parts: Parts,
+    Form(form): Form<LogoutForm>,
+) -> Result<Response, AppError> {
+    if !same_origin(&parts) {
+        return Err(AppError::FormExpired);
+    }
+    signed_in.check_csrf(&form.csrf)?;
+
+    state.sessions.delete(&signed_in.cookie.id).await?;
+    let tag = signed_in.cookie.id.log_tag();
+    state
+        .mail
+        .pool()
+        .session_ended(&signed_in.record.user, &tag);
+    tracing::info!(session = %tag, "signed out");
+
+    let mut response = Redirect::to("/login?signed_out=1").into_response();
+    let clear = clear_cookie(super::SESSION_COOKIE, state.settings.secure_cookies);
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, clear.parse().expect("cookie is ASCII"));
+    Ok(response)
+}
+
+fn login_page(
+    state: &AppState,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+    username: String,
+    next: String,
+) -> Response {
+    let login_token = new_form_token();
+    let page = LoginPage {
+        error,
+        notice,
+        username,
+        login_token: login_token.clone(),
+        next,
+    };
+    let mut response = html(status, page.render());
+    let secure = if state.settings.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie =
+        format!("{LOGIN_COOKIE}={login_token}; Path=/login; HttpOnly; SameSite=Lax{secure}");
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
+    response
+}
+
+/// The client's address: the peer, or what a trusted proxy reports.
+fn client_ip(state: &AppState, parts: &Parts) -> IpAddr {
+    let peer = super::peer_address(parts).map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    let forwarded = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    client_address(peer, forwarded, &state.settings.trusted_proxies)
+}
+
+/// A second line of defence behind the form tokens: a browser's POST from
+/// another site carries that site's Origin or `Sec-Fetch-Site: cross-site`.
+pub fn same_origin(parts: &Parts) -> bool {
+    if let Some(site) = parts
+        .headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+    {
+        if site == "cross-site" {
+            return false;
+        }
+    }
+    let Some(origin) = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return true;
+    };
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+    origin != "null" && origin_host.eq_ignore_ascii_case(host)
+}

@@ -1,0 +1,238 @@
+//! The message list of a folder: one page of rows, the pager and the sort
+//! menu. Page numbers are forgiving: a missing, malformed or out-of-range
+//! number shows the nearest page that exists, never an error.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{Redirect, Response};
+use serde::Deserialize;
+
+use super::error::html;
+use super::signed_in::SignedIn;
+use super::views::Layout;
+use super::{format, paths, AppError, AppState};
+use crate::mail::{FolderRole, MailboxPage, SortOrder};
+use crate::metrics::bump;
+
+#[derive(Template)]
+#[template(path = "mailbox.html")]
+struct MailboxView {
+    layout: Layout,
+    folder_label: String,
+    total: usize,
+    page: usize,
+    page_count: usize,
+    zone: String,
+    show_recipient: bool,
+    rows: Vec<RowView>,
+    pager: Pager,
+    sort_options: Vec<SortOption>,
+    sort_notice: Option<String>,
+}
+
+struct RowView {
+    url: String,
+    person: String,
+    person_missing: bool,
+    subject: String,
+    subject_missing: bool,
+    date: String,
+    date_iso: String,
+    size: String,
+    unread: bool,
+    flagged: bool,
+    answered: bool,
+    attachment: bool,
+}
+
+struct Pager {
+    first: Option<String>,
+    prev: Option<String>,
+    next: Option<String>,
+    last: Option<String>,
+}
+
+struct SortOption {
+    token: String,
+    label: &'static str,
+    selected: bool,
+}
+
+#[derive(Deserialize)]
+pub struct MailboxQuery {
+    page: Option<String>,
+    sort: Option<String>,
+}
+
+pub async fn go_to_inbox(_signed_in: SignedIn) -> Redirect {
+    Redirect::to(&paths::mailbox("INBOX"))
+}
+
+pub async fn show_mailbox(
+    State(state): State<AppState>,
+    mut signed_in: SignedIn,
+    Path(raw_name): Path<String>,
+    Query(query): Query<MailboxQuery>,
+) -> Result<Response, AppError> {
+    let page = parse_page(query.page.as_deref());
+    let sort = chosen_sort(&mut signed_in, &raw_name, query.sort.as_deref()).await?;
+
+    let credentials = signed_in.credentials.clone();
+    let folders = state.mail.folders(&credentials).await?;
+    let listing = state
+        .mail
+        .mailbox_page(&credentials, &raw_name, page, sort)
+        .await?;
+    bump(&state.metrics.page_views);
+
+    let role = folders
+        .iter()
+        .find(|f| f.raw_name == raw_name)
+        .and_then(|f| f.role);
+    let label = folders.iter().find(|f| f.raw_name == raw_name).map_or_else(
+        || mailfront_imap::decode_mailbox_name(&raw_name),
+        |f| f.full_label.clone(),
+    );
+    let layout = Layout::new(
+        label.clone(),
+        &signed_in.record.user,
+        signed_in.csrf_token(),
+        &folders,
+        Some(&raw_name),
+    );
+    let view = build_view(&state, layout, label, &listing, sort, role);
+    Ok(html(axum::http::StatusCode::OK, view.render()))
+}
+
+/// The order to show: the one in the URL (remembered for the folder), else
+/// the remembered one, else newest arrival first.
+async fn chosen_sort(
+    signed_in: &mut SignedIn,
+    raw_name: &str,
+    asked: Option<&str>,
+) -> Result<SortOrder, AppError> {
+    if let Some(order) = asked.and_then(SortOrder::from_token) {
+        let token = order.token();
+        if signed_in.record.folder_sort.get(raw_name) != Some(&token) {
+            signed_in
+                .record
+                .folder_sort
+                .insert(raw_name.to_owned(), token);
+            signed_in.save().await?;
+        }
+        return Ok(order);
+    }
+    Ok(signed_in
+        .record
+        .folder_sort
+        .get(raw_name)
+        .and_then(|token| SortOrder::from_token(token))
+        .unwrap_or_default())
+}
+
+/// Reads a page number; anything that is not a number means page 1, and a
+/// number out of range is clamped by the mail service.
+pub fn parse_page(text: Option<&str>) -> i64 {
+    text.and_then(|t| t.trim().parse::<i64>().ok()).unwrap_or(1)
+}
+
+fn build_view(
+    state: &AppState,
+    layout: Layout,
+    folder_label: String,
+    listing: &MailboxPage,
+    asked: SortOrder,
+    role: Option<FolderRole>,
+) -> MailboxView {
+    let zone = state.settings.time_zone;
+    let show_recipient = matches!(role, Some(FolderRole::Sent | FolderRole::Drafts));
+    let rows = listing
+        .rows
+        .iter()
+        .map(|row| {
+            let person = if show_recipient {
+                row.to.clone()
+            } else {
+                row.from.clone()
+            };
+            RowView {
+                url: format!(
+                    "{}?page={}",
+                    paths::message(&listing.raw_name, listing.uidvalidity, row.uid),
+                    listing.page
+                ),
+                person_missing: person.is_none(),
+                person: person.unwrap_or_else(|| {
+                    if show_recipient {
+                        "(no recipient)"
+                    } else {
+                        "(unknown sender)"
+                    }
+                    .to_owned()
+                }),
+                subject_missing: row.subject.is_none(),
+                subject: row
+                    .subject
+                    .clone()
+                    .unwrap_or_else(|| "(no subject)".to_owned()),
+                date: format::list_date(row.date, zone),
+                date_iso: format::iso_date(row.date, zone),
+                size: row
+                    .size
+                    .map(|s| format::size(u64::from(s)))
+                    .unwrap_or_default(),
+                unread: row.unread,
+                flagged: row.flagged,
+                answered: row.answered,
+                attachment: row.has_attachments,
+            }
+        })
+        .collect();
+
+    let sort_token = listing.sort.token();
+    let link = |page: usize| paths::mailbox_page(&listing.raw_name, page, &sort_token);
+    let pager = Pager {
+        first: (listing.page > 1).then(|| link(1)),
+        prev: (listing.page > 1).then(|| link(listing.page - 1)),
+        next: (listing.page < listing.page_count).then(|| link(listing.page + 1)),
+        last: (listing.page < listing.page_count).then(|| link(listing.page_count)),
+    };
+    let sort_options = SortOrder::ALL
+        .iter()
+        .map(|order| SortOption {
+            token: order.token(),
+            label: order.label(),
+            selected: *order == listing.sort,
+        })
+        .collect();
+    let sort_notice = (asked != listing.sort)
+        .then(|| "This mail server cannot sort; messages are shown in arrival order.".to_owned());
+
+    MailboxView {
+        layout,
+        folder_label,
+        total: listing.total,
+        page: listing.page,
+        page_count: listing.page_count,
+        zone: format::zone_label(zone),
+        show_recipient,
+        rows,
+        pager,
+        sort_options,
+        sort_notice,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_page;
+
+    #[test]
+    fn malformed_page_numbers_mean_the_first_page() {
+        assert_eq!(parse_page(None), 1);
+        assert_eq!(parse_page(Some("abc")), 1);
+        assert_eq!(parse_page(Some("2;drop")), 1);
+        assert_eq!(parse_page(Some("-1")), -1);
+        assert_eq!(parse_page(Some("999")), 999);
+    }
+}

@@ -1,0 +1,447 @@
+//! One message: its headers, its body, its attachments, its source.
+//!
+//! Text bodies are shown in the page, already escaped by the renderer. A
+//! message with any HTML part shows its whole body inside a sandboxed frame
+//! served from its own address with a strict Content-Security-Policy, so
+//! that even a sanitiser miss cannot run script or reach the page. Parts are
+//! always downloads unless they are images asked for inline; HTML and SVG
+//! are never rendered under this site's origin.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mailfront_mime::{
+    content_disposition, render_message, BodyBlock, Disposition, MailAddress, MessageView,
+    RenderOptions,
+};
+use serde::Deserialize;
+
+use super::error::html;
+use super::signed_in::SignedIn;
+use super::views::Layout;
+use super::{format, paths, AppError, AppState};
+use crate::metrics::bump;
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    layout: Layout,
+    back_url: String,
+    folder_label: String,
+    message: MessageSection,
+    frame_url: Option<String>,
+    source_url: String,
+    flagged: bool,
+}
+
+/// The headers, body and attachments of one message, also used for a
+/// forwarded message shown inline.
+struct MessageSection {
+    subject: String,
+    from: String,
+    to: String,
+    cc: String,
+    date: String,
+    /// Trusted HTML: text the renderer escaped, or a nested message's section.
+    text_blocks: Vec<String>,
+    attachments: Vec<AttachmentView>,
+    problems: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "section.html")]
+struct NestedSection<'a> {
+    message: &'a MessageSection,
+}
+
+struct AttachmentView {
+    name: String,
+    content_type: String,
+    size: String,
+    url: String,
+    view_url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "message_body.html")]
+struct BodyFrame {
+    /// Trusted HTML: sanitised bodies and escaped headings of nested messages.
+    blocks: Vec<String>,
+}
+
+#[derive(Deserialize)]
+pub struct MessageQuery {
+    page: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct PartQuery {
+    inline: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct MessagePath {
+    mailbox: String,
+    uidvalidity: u32,
+    uid: u32,
+}
+
+#[derive(Deserialize)]
+pub struct PartPath {
+    mailbox: String,
+    uidvalidity: u32,
+    uid: u32,
+    part: String,
+}
+
+pub async fn show_message(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(at): Path<MessagePath>,
+    Query(query): Query<MessageQuery>,
+) -> Result<Response, AppError> {
+    let credentials = signed_in.credentials.clone();
+    let opened = state
+        .mail
+        .open_message(&credentials, &at.mailbox, at.uidvalidity, at.uid, true)
+        .await?;
+    let folders = state.mail.folders(&credentials).await?;
+    bump(&state.metrics.page_views);
+
+    let base = paths::message(&at.mailbox, at.uidvalidity, at.uid);
+    let view = render_message(&opened.raw, &render_options(&base));
+    let page_number = super::mailbox::parse_page(query.page.as_deref()).max(1);
+    let folder_label = folders
+        .iter()
+        .find(|f| f.raw_name == at.mailbox)
+        .map_or_else(
+            || mailfront_imap::decode_mailbox_name(&at.mailbox),
+            |f| f.full_label.clone(),
+        );
+
+    let has_html = contains_html(&view);
+    let mut section = section_for(&state, &view, &base, "");
+    if view.date.is_none() {
+        section.date = format::full_date(opened.internal_date, state.settings.time_zone);
+    }
+    let title = section.subject.clone();
+    let page = MessagePage {
+        layout: Layout::new(
+            title,
+            &signed_in.record.user,
+            signed_in.csrf_token(),
+            &folders,
+            Some(&at.mailbox),
+        ),
+        back_url: format!("{}?page={page_number}", paths::mailbox(&at.mailbox)),
+        folder_label,
+        message: section,
+        frame_url: has_html.then(|| format!("{base}/body")),
+        source_url: format!("{base}/source"),
+        flagged: opened
+            .flags
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case("\\Flagged")),
+    };
+    let mut response = html(StatusCode::OK, page.render());
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    Ok(response)
+}
+
+/// The body document shown in the sandboxed frame.
+pub async fn show_message_body(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(at): Path<MessagePath>,
+) -> Result<Response, AppError> {
+    let opened = state
+        .mail
+        .open_message(
+            &signed_in.credentials,
+            &at.mailbox,
+            at.uidvalidity,
+            at.uid,
+            false,
+        )
+        .await?;
+    let base = paths::message(&at.mailbox, at.uidvalidity, at.uid);
+    let view = render_message(&opened.raw, &render_options(&base));
+    let frame = BodyFrame {
+        blocks: frame_blocks(&state, &view),
+    };
+
+    let mut response = html(StatusCode::OK, frame.render());
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; \
+             style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'; \
+             base-uri 'none'; form-action 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
+    Ok(response)
+}
+
+/// The raw message as text.
+pub async fn show_source(
+    State(state): State<AppState>,
+    mut signed_in: SignedIn,
+    Path(at): Path<MessagePath>,
+) -> Result<Response, AppError> {
+    let opened = state
+        .mail
+        .open_message(
+            &signed_in.credentials,
+            &at.mailbox,
+            at.uidvalidity,
+            at.uid,
+            false,
+        )
+        .await?;
+    // Converting a large message touches no session state: let the
+    // session's next request in now.
+    signed_in.release_early();
+    let text = String::from_utf8_lossy(&opened.raw).into_owned();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox",
+            ),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+/// One part, as a download (or inline for images asked for inline).
+pub async fn download_part(
+    State(state): State<AppState>,
+    mut signed_in: SignedIn,
+    Path(at): Path<PartPath>,
+    Query(query): Query<PartQuery>,
+) -> Result<Response, AppError> {
+    let opened = state
+        .mail
+        .open_message(
+            &signed_in.credentials,
+            &at.mailbox,
+            at.uidvalidity,
+            at.uid,
+            false,
+        )
+        .await?;
+    // Decoding an attachment touches no session state: let the session's
+    // next request in now.
+    signed_in.release_early();
+    let part = mailfront_mime::extract_part(&opened.raw, &at.part).ok_or(AppError::NotFound)?;
+
+    let inline_image = query.inline.is_some() && is_safe_inline_image(&part.content_type);
+    let content_type = if inline_image || is_harmless_download_type(&part.content_type) {
+        part.content_type.clone()
+    } else {
+        "application/octet-stream".to_owned()
+    };
+    let disposition = if inline_image {
+        Disposition::Inline
+    } else {
+        Disposition::Attachment
+    };
+    let disposition = content_disposition(disposition, &part.filename);
+
+    let mut response = part.data.into_response();
+    let headers = response.headers_mut();
+    let value = |text: &str| {
+        HeaderValue::from_str(text)
+            .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
+    };
+    headers.insert(header::CONTENT_TYPE, value(&content_type));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition)
+            .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(response)
+}
+
+/// A forwarded message (a message/rfc822 part) shown like a message.
+pub async fn show_attached_message(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(at): Path<PartPath>,
+) -> Result<Response, AppError> {
+    let credentials = signed_in.credentials.clone();
+    let opened = state
+        .mail
+        .open_message(&credentials, &at.mailbox, at.uidvalidity, at.uid, false)
+        .await?;
+    let part = mailfront_mime::extract_part(&opened.raw, &at.part).ok_or(AppError::NotFound)?;
+    if part.content_type != "message/rfc822" && part.content_type != "message/global" {
+        return Err(AppError::NotFound);
+    }
+    let folders = state.mail.folders(&credentials).await?;
+
+    let base = paths::message(&at.mailbox, at.uidvalidity, at.uid);
+    let view = render_message(
+        &part.data,
+        &render_options(&format!("{base}/part/{}.", paths::encode_segment(&at.part))),
+    );
+    let section = section_for(&state, &view, &base, &format!("{}.", at.part));
+    let page = MessagePage {
+        layout: Layout::new(
+            section.subject.clone(),
+            &signed_in.record.user,
+            signed_in.csrf_token(),
+            &folders,
+            Some(&at.mailbox),
+        ),
+        back_url: base.clone(),
+        folder_label: "Attached message".to_owned(),
+        message: section,
+        frame_url: None,
+        source_url: format!("{base}/part/{}", paths::encode_segment(&at.part)),
+        flagged: false,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+fn render_options(message_base: &str) -> RenderOptions {
+    RenderOptions {
+        part_url_prefix: format!("{message_base}/part/"),
+        allow_remote: false,
+    }
+}
+
+fn contains_html(view: &MessageView) -> bool {
+    view.body.iter().any(|block| match block {
+        BodyBlock::Html { .. } => true,
+        BodyBlock::Message(inner) => contains_html(inner),
+        BodyBlock::Text { .. } => false,
+    })
+}
+
+/// The page section of a message. `part_prefix` is prepended to part ids of
+/// a message nested inside another ("2." for the message in part 2).
+fn section_for(
+    state: &AppState,
+    view: &MessageView,
+    message_base: &str,
+    part_prefix: &str,
+) -> MessageSection {
+    let zone = state.settings.time_zone;
+    let text_blocks = if contains_html(view) {
+        Vec::new()
+    } else {
+        view.body
+            .iter()
+            .filter_map(|block| match block {
+                BodyBlock::Text { html } => Some(html.clone()),
+                BodyBlock::Message(inner) => {
+                    let nested = section_for(state, inner, message_base, part_prefix);
+                    NestedSection { message: &nested }.render().ok()
+                }
+                BodyBlock::Html { .. } => None,
+            })
+            .collect()
+    };
+    let attachments = view
+        .attachments
+        .iter()
+        .map(|attachment| {
+            let part_id = format!("{part_prefix}{}", attachment.part_id);
+            let url = format!("{message_base}/part/{}", paths::encode_segment(&part_id));
+            let is_message = attachment.content_type == "message/rfc822"
+                || attachment.content_type == "message/global";
+            AttachmentView {
+                name: attachment.filename.clone(),
+                content_type: attachment.content_type.clone(),
+                size: format::size(attachment.size as u64),
+                view_url: is_message.then(|| format!("{url}/view")),
+                url,
+            }
+        })
+        .collect();
+
+    MessageSection {
+        subject: view
+            .subject
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| "(no subject)".to_owned()),
+        from: people(&view.from).unwrap_or_else(|| "(unknown sender)".to_owned()),
+        to: people(&view.to).unwrap_or_default(),
+        cc: people(&view.cc).unwrap_or_default(),
+        date: format::full_date(view.date, zone),
+        text_blocks,
+        attachments,
+        problems: view.problems.clone(),
+    }
+}
+
+fn frame_blocks(state: &AppState, view: &MessageView) -> Vec<String> {
+    let zone = state.settings.time_zone;
+    view.body
+        .iter()
+        .map(|block| match block {
+            BodyBlock::Text { html } | BodyBlock::Html { html } => html.clone(),
+            BodyBlock::Message(inner) => {
+                let heading = format!(
+                    "Forwarded message from {} on {}: {}",
+                    people(&inner.from).unwrap_or_else(|| "(unknown sender)".to_owned()),
+                    format::full_date(inner.date, zone),
+                    inner.subject.clone().unwrap_or_else(|| "(no subject)".to_owned())
+                );
+                let inner_blocks = frame_blocks(state, inner).concat();
+                format!(
+                    "<blockquote class=\"forwarded\"><p class=\"heading\">{}</p>{inner_blocks}</blockquote>",
+                    format::escape_html(&heading)
+                )
+            }
+        })
+        .collect()
+}
+
+fn people(addresses: &[MailAddress]) -> Option<String> {
+    let shown: Vec<String> = addresses
+        .iter()
+        .map(MailAddress::display)
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!shown.is_empty()).then(|| shown.join(", "))
+}
+
+fn is_safe_inline_image(content_type: &str) -> bool {
+    matches!(
+        content_type,
+        "image/png" | "image/gif" | "image/jpeg" | "image/webp"
+    )
+}
+
+/// Types a browser will not run as a document of this site.
+fn is_harmless_download_type(content_type: &str) -> bool {
+    let lower = content_type.to_ascii_lowercase();
+    let dangerous = lower.contains("html")
+        || lower.contains("xml")
+        || lower.contains("svg")
+        || lower.contains("javascript")
+        || lower.starts_with("multipart/");
+    !dangerous && lower.contains('/')
+}

@@ -1,0 +1,177 @@
+//! The HTTP surface: one module per page, the router that joins them, and
+//! the middleware every request passes through (request span, security
+//! headers, logging of internal errors).
+//!
+//! Nothing here speaks IMAP or parses MIME: pages ask the mail service for
+//! data and hand the message renderer raw bytes. [`app`] returns the router
+//! so that tests can drive it without a socket.
+
+mod assets;
+mod error;
+mod format;
+mod login;
+mod mailbox;
+mod message;
+pub mod paths;
+mod signed_in;
+mod views;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use tracing::Instrument;
+
+use crate::config::Settings;
+use crate::mail::MailService;
+use crate::metrics::Metrics;
+use crate::session::{LoginThrottle, SessionLocks, SessionStore};
+pub use error::AppError;
+pub use signed_in::SESSION_COOKIE;
+
+/// Everything a handler may use, shared by all requests.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<AppShared>,
+}
+
+/// The parts of [`AppState`]. Each is safe to share: the session store and
+/// locks synchronise themselves, the mail service through its pool.
+pub struct AppShared {
+    pub settings: Settings,
+    pub mail: MailService,
+    pub sessions: Arc<dyn SessionStore>,
+    pub locks: Arc<dyn SessionLocks>,
+    pub throttle: LoginThrottle,
+    pub metrics: Arc<Metrics>,
+    /// Key for the login form's token, random per process.
+    pub login_form_key: [u8; 32],
+}
+
+impl AppState {
+    pub fn new(shared: AppShared) -> AppState {
+        AppState {
+            inner: Arc::new(shared),
+        }
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppShared;
+
+    fn deref(&self) -> &AppShared {
+        &self.inner
+    }
+}
+
+/// The whole web application.
+pub fn app(state: AppState) -> Router {
+    let mail_routes = Router::new()
+        .route("/", get(mailbox::go_to_inbox))
+        .route("/mail/{mailbox}", get(mailbox::show_mailbox))
+        .route(
+            "/mail/{mailbox}/{uidvalidity}/{uid}",
+            get(message::show_message),
+        )
+        .route(
+            "/mail/{mailbox}/{uidvalidity}/{uid}/body",
+            get(message::show_message_body),
+        )
+        .route(
+            "/mail/{mailbox}/{uidvalidity}/{uid}/source",
+            get(message::show_source),
+        )
+        .route(
+            "/mail/{mailbox}/{uidvalidity}/{uid}/part/{part}",
+            get(message::download_part),
+        )
+        .route(
+            "/mail/{mailbox}/{uidvalidity}/{uid}/part/{part}/view",
+            get(message::show_attached_message),
+        );
+
+    Router::new()
+        .merge(mail_routes)
+        .route("/login", get(login::show_login).post(login::submit_login))
+        .route("/logout", post(login::submit_logout))
+        .route("/static/style.css", get(assets::stylesheet))
+        .route("/metrics", get(assets::metrics))
+        .fallback(assets::not_found)
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(request_span))
+        .with_state(state)
+}
+
+/// Gives each request a span with its id, method and route, and logs once
+/// the internal cause of an error page, inside that span.
+async fn request_span(request: Request, next: Next) -> Response {
+    let request_id = error::new_request_id();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %request.method(),
+        route = %route,
+        session = tracing::field::Empty,
+        user = tracing::field::Empty,
+    );
+
+    async move {
+        let started = std::time::Instant::now();
+        let response = next.run(request).await;
+        if let Some(cause) = response.extensions().get::<error::InternalCause>() {
+            tracing::error!(cause = %cause.0, status = response.status().as_u16(), "request failed");
+        }
+        tracing::debug!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request done"
+        );
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+/// The headers every page carries unless its handler set its own.
+async fn security_headers(request: Request, next: Next) -> Response<Body> {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let defaults = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ];
+    for (name, value) in defaults {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// The peer address, when the server was started with connect info.
+pub(crate) fn peer_address(request_parts: &axum::http::request::Parts) -> Option<SocketAddr> {
+    request_parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0)
+}

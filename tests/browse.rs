@@ -1,0 +1,245 @@
+//! Signing in, the folder list, paging a mailbox and reading messages,
+//! against a real Dovecot with known mail appended over IMAP.
+
+mod app;
+mod support;
+
+use app::{settings_for, Browser, Node};
+use support::Dovecot;
+
+/// A short plain message with a subject, a sender and a date.
+fn plain_message(subject: &str, from: &str, date: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: reader@example.org\r\nSubject: {subject}\r\nDate: {date}\r\n\
+         Message-ID: <{}@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+        subject.replace(' ', ".")
+    )
+    .into_bytes()
+}
+
+/// A user with 45 messages "msg 01" .. "msg 45" in INBOX (appended in that
+/// order, so msg 45 arrived last, but with Date headers in the opposite
+/// order), an empty folder and a nested one.
+fn mailbox_with_45(dovecot: &Dovecot) -> (String, String) {
+    let (user, password) = dovecot.new_user("pager");
+    let mut client = dovecot.client(&user, &password);
+    for n in 1..=45 {
+        let subject = format!("msg {n:02}");
+        let date = format!("01 Mar 2024 10:{:02}:00 +0000", 46 - n);
+        let flags = if n % 3 == 0 { "(\\Seen)" } else { "()" };
+        let body = plain_message(
+            &subject,
+            "Sender <sender@example.org>",
+            &format!("Fri, {date}"),
+            "hello",
+        );
+        let arrival = format!("01-Apr-2024 10:{n:02}:00 +0000");
+        client.append("INBOX", flags, Some(&arrival), &body);
+    }
+    client.create("Empty");
+    client.create("Projects/2024");
+    client.logout();
+    (user, password)
+}
+
+async fn node_for(dovecot: &Dovecot, name: &str) -> Node {
+    let data = app::scratch_dir(name);
+    Node::start(settings_for(dovecot, &data)).await
+}
+
+#[tokio::test]
+async fn pages_of_twenty_show_the_newest_arrival_first() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = mailbox_with_45(dovecot);
+    let node = node_for(dovecot, "pages").await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    let first = browser.get("/mail/INBOX").await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let subjects = first.texts("td.subject");
+    let expected: Vec<String> = (26..=45).rev().map(|n| format!("msg {n:02}")).collect();
+    assert_eq!(subjects, expected);
+    assert!(first.text().contains("Page 1 of 3"));
+    assert!(first.text().contains("45 messages"));
+    assert_eq!(
+        first.attrs("a[rel=next]", "href"),
+        vec!["/mail/INBOX?page=2&sort=arrival-desc"]
+    );
+    assert!(first.attrs("a[rel=prev]", "href").is_empty());
+
+    let unread_rows = first.attrs("tr.unread td.subject a", "href").len();
+    let seen_in_window = (26..=45).filter(|n| n % 3 == 0).count();
+    assert_eq!(unread_rows, 20 - seen_in_window);
+
+    let second = browser.get("/mail/INBOX?page=2").await;
+    let expected: Vec<String> = (6..=25).rev().map(|n| format!("msg {n:02}")).collect();
+    assert_eq!(second.texts("td.subject"), expected);
+    assert_eq!(
+        second.attrs("a[rel=prev]", "href"),
+        vec!["/mail/INBOX?page=1&sort=arrival-desc"]
+    );
+
+    let by_date = browser.get("/mail/INBOX?sort=date-desc").await;
+    let expected: Vec<String> = (1..=20).map(|n| format!("msg {n:02}")).collect();
+    assert_eq!(by_date.texts("td.subject"), expected);
+    let remembered = browser.get("/mail/INBOX?page=2").await;
+    assert_eq!(remembered.texts("td.subject")[0], "msg 21");
+    browser.get("/mail/INBOX?sort=arrival-desc").await;
+
+    let last = browser.get("/mail/INBOX?page=3").await;
+    let expected: Vec<String> = (1..=5).rev().map(|n| format!("msg {n:02}")).collect();
+    assert_eq!(last.texts("td.subject"), expected);
+    assert!(last.text().contains("Page 3 of 3"));
+    assert!(last.attrs("a[rel=next]", "href").is_empty());
+
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_or_out_of_range_pages_show_the_nearest_page() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = mailbox_with_45(dovecot);
+    let node = node_for(dovecot, "bounds").await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    for (asked, shown) in [
+        ("0", 1),
+        ("-1", 1),
+        ("999", 3),
+        ("abc", 1),
+        ("2;drop", 1),
+        ("", 1),
+    ] {
+        let page = browser.get(&format!("/mail/INBOX?page={asked}")).await;
+        assert_eq!(page.status, 200, "page={asked}");
+        assert!(
+            page.text().contains(&format!("Page {shown} of 3")),
+            "page={asked}"
+        );
+    }
+
+    let empty = browser.get("/mail/Empty").await;
+    assert_eq!(empty.status, 200);
+    assert!(empty.text().contains("No messages."));
+    assert!(empty.text().contains("Page 1 of 1"));
+
+    let missing = browser.get("/mail/No%20such%20folder").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.text().contains("This folder does not exist"));
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn the_folder_list_puts_inbox_and_special_folders_first_with_counts() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = mailbox_with_45(dovecot);
+    let node = node_for(dovecot, "folders").await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    let page = browser.get("/mail/INBOX").await;
+    let labels = page.texts("nav.folders li a, nav.folders li .noselect");
+    assert_eq!(labels.first().map(String::as_str), Some("Inbox"));
+    let position = |name: &str| {
+        labels
+            .iter()
+            .position(|l| l == name)
+            .unwrap_or_else(|| panic!("{name} in {labels:?}"))
+    };
+    assert!(position("Sent") < position("Empty"));
+    assert!(position("Trash") < position("Empty"));
+    assert!(position("Projects") < position("2024"));
+
+    let unseen = page.texts("nav.folders li.current .unseen");
+    assert_eq!(unseen, vec![(45 - 15).to_string()]);
+    assert_eq!(
+        page.attrs("nav.folders a[title^=\"Projects › 2024\"]", "href"),
+        vec!["/mail/Projects%2F2024"]
+    );
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_user_read_the_same() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, _) = dovecot.new_user("wrongpw");
+    let node = node_for(dovecot, "wrongpw").await;
+
+    let wrong = Browser::new(&node.base)
+        .sign_in(&user, "not the password")
+        .await;
+    let unknown = Browser::new(&node.base)
+        .sign_in("nobody-here", "whatever")
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(unknown.status, 401);
+    assert_eq!(
+        wrong.texts("p.error"),
+        vec!["The user name or password is not correct."]
+    );
+    assert_eq!(unknown.texts("p.error"), wrong.texts("p.error"));
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_mail_server_gets_a_503_page() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let data = app::scratch_dir("down");
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut layer = settings_for(dovecot, &data);
+    layer.imap_server = Some(format!("imap+insecure://127.0.0.1:{closed_port}"));
+    let node = Node::start(layer).await;
+
+    let page = Browser::new(&node.base).sign_in("someone", "secret").await;
+    assert_eq!(page.status, 503);
+    assert!(page.text().contains("The mail server cannot be reached"));
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("signout");
+    let node = node_for(dovecot, "signout").await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    let inbox = browser.get("/mail/INBOX").await;
+    assert_eq!(inbox.status, 200);
+    let csrf = inbox.field("csrf").expect("sign-out form has a token");
+    let cookie = browser.cookie_header();
+    assert!(cookie.contains("mf_session="));
+
+    let forged = browser.post("/logout", &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(browser.get("/mail/INBOX").await.status, 200);
+
+    let out = browser.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(out.location.as_deref(), Some("/login?signed_out=1"));
+
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(node.url("/mail/INBOX"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status().as_u16(), 303);
+    node.stop().await;
+}
