@@ -31,6 +31,8 @@
 //! - Without MOVE and UIDPLUS, a move leaves the originals marked `\Deleted`.
 //! - A PREAUTH greeting is refused, since this client always logs in.
 
+#![warn(missing_docs)]
+
 mod command;
 mod connection;
 mod error;
