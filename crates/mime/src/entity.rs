@@ -258,6 +258,15 @@ pub(crate) fn split_header_block(raw: &[u8]) -> (Headers<'_>, usize) {
             return (Headers(fields), end);
         }
 
+        // A line of only whitespace followed by a line that does not
+        // continue it ends the header block, as a blank line would (seen in
+        // the corpus spam samples 015 to 017).
+        let blank_like = line.iter().all(|&b| b == b' ' || b == b'\t');
+        let next_continues = raw.get(end).is_some_and(|&b| b == b' ' || b == b'\t');
+        if blank_like && !next_continues {
+            return (Headers(fields), end);
+        }
+
         if matches!(line[0], b' ' | b'\t') {
             if let Some(last) = fields.last_mut() {
                 let start = last.value.as_ptr() as usize - raw.as_ptr() as usize;
@@ -369,7 +378,8 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> MultipartSplit<'a> {
 
 /// When the declared boundary is missing or never used, the first line
 /// that looks like a delimiter (`--` and a token, among the first lines of
-/// the body) names the boundary the sender really used.
+/// the body) names the boundary the sender really used (golden
+/// malformed/006; corpus mail-parser/malformed/004 and spam/badmime2.txt).
 fn guess_boundary(body: &[u8]) -> Option<&[u8]> {
     let mut pos = 0;
     for _ in 0..20 {
@@ -432,6 +442,14 @@ mod tests {
         let (headers, start) = split_header_block(raw);
         assert_eq!(headers.0.len(), 1);
         assert_eq!(&raw[start..], b"This is text without a blank line\n");
+    }
+
+    #[test]
+    fn whitespace_only_line_ends_the_headers() {
+        let raw = b"Subject: x\r\n \r\n--b=:1\r\nbody";
+        let (headers, start) = split_header_block(raw);
+        assert_eq!(headers.0.len(), 1);
+        assert_eq!(&raw[start..], b"--b=:1\r\nbody");
     }
 
     #[test]

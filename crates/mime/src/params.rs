@@ -47,7 +47,7 @@ pub(crate) fn parse_param_value(raw: &[u8]) -> ParamValue {
     let first = trim_bytes(first);
 
     // A parameter after the value without its `;` (`multipart/mixed
-    // boundary="x"`) is still a parameter.
+    // boundary="x"`) is still a parameter (corpus mail-parser/malformed/017).
     let value_end = first
         .iter()
         .position(|b| b.is_ascii_whitespace())

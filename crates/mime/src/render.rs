@@ -242,6 +242,8 @@ impl Renderer<'_> {
             } else {
                 label.clone()
             };
+            // Text that claims UTF-8 and is not is almost always Latin-1 or
+            // windows-1252 (golden malformed/004).
             if charset_for_label(&label) == Charset::Known(encoding_rs::UTF_8) {
                 decoded = decode_guess(&data);
                 self.problems

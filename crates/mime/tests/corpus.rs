@@ -8,7 +8,8 @@
 //! - the attachment list has as many entries as the MIME structure has
 //!   downloadable parts;
 //! - no U+FFFD appears in the body when every shown text part decodes
-//!   cleanly in its declared charset.
+//!   cleanly in its declared charset;
+//! - every listed attachment can be extracted with the size listed.
 
 mod common;
 
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use common::{body_html, body_text, shared_dir, visible_text};
-use mailfront_mime::{render_message, MessageView, RenderOptions};
+use mailfront_mime::{extract_part, render_message, MessageView, RenderOptions};
 use mailparse::{DispositionType, MailHeaderMap, ParsedMail};
 
 /// Text types a reader reads; kept in step with the renderer's rule by
@@ -129,6 +130,7 @@ struct Summary {
     empty_text: Vec<String>,
     count_mismatch: Vec<String>,
     replacement_chars: Vec<String>,
+    not_extractable: Vec<String>,
     not_compared: usize,
     attachments: usize,
     with_problems: usize,
@@ -202,6 +204,14 @@ fn check_message(path: &Path, root: &Path, summary: &mut Summary) {
         return;
     };
     summary.attachments += view.attachments.len();
+    for attachment in &view.attachments {
+        let extracted = extract_part(&raw, &attachment.part_id).map(|p| p.data.len());
+        if extracted != Some(attachment.size) {
+            summary
+                .not_extractable
+                .push(format!("{name}: part {}", attachment.part_id));
+        }
+    }
     summary.with_problems += usize::from(!view.problems.is_empty());
     summary.remote_removed += usize::from(view.had_remote_content);
 
