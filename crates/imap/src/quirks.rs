@@ -7,9 +7,10 @@
 //! quoted strings) live in the parser instead, see `wire::fetch`.
 
 /// Dovecot refuses an extra connection after accepting the password with a
-/// tagged NO whose text starts with "Maximum number of connections", with or
-/// without a `[LIMIT]` code depending on its version (measured on Dovecot
-/// 2.3.19; pinned by `login_over_the_connection_limit_is_not_a_wrong_password`).
+/// tagged NO whose text starts with "Maximum number of connections"; the
+/// `[LIMIT]` code is not sent by every version. Pinned by fixture
+/// `110-connection-dies-elsewhere.imap` (segment 5) and by the private
+/// Dovecot 2.3 test of the connection limit.
 pub(crate) fn is_connection_limit_text(text: &str) -> bool {
     text.to_ascii_lowercase()
         .contains("maximum number of connections")
@@ -18,7 +19,7 @@ pub(crate) fn is_connection_limit_text(text: &str) -> bool {
 /// Servers without the `[NONEXISTENT]` code say a mailbox is missing in
 /// prose: Dovecot "Mailbox doesn't exist", Courier and Cyrus "Mailbox does
 /// not exist", UW "No such mailbox", Exchange "The specified folder could
-/// not be found" (pinned by `a_missing_mailbox_without_a_code_is_not_found`).
+/// not be found". Pinned by fixture `108-list-more-odd-names.imap`.
 pub(crate) fn is_missing_mailbox_text(text: &str) -> bool {
     const TEXTS: [&str; 5] = [
         "doesn't exist",

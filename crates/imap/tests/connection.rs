@@ -715,3 +715,29 @@ async fn connection_ids_are_unique() {
     a.finish().await;
     b.finish().await;
 }
+
+/// Compiles only when the connection and its futures can move across threads,
+/// as web handlers on a multi-threaded runtime need.
+#[allow(dead_code)]
+fn connection_and_its_futures_are_send(
+    mut conn: Connection,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) {
+    fn send<T: Send>(_: T) {}
+
+    let addr = "127.0.0.1:1".parse().unwrap();
+    send(Connection::connect(
+        addr,
+        "localhost",
+        Security::Plain,
+        tls,
+        test_timeouts(),
+    ));
+    send(conn.login("u", &Secret::new(String::new())));
+    send(conn.fetch_summaries(&[1]));
+    send(conn.fetch_message(1, 1));
+    send(conn.uid_search(&SearchCriteria::All));
+    send(conn.append("INBOX", &[], b""));
+    send(conn.select("INBOX", false));
+    send(conn.logout());
+}

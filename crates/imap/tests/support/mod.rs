@@ -166,6 +166,7 @@ impl FakeServer {
                 .await
                 .map_err(|_| "no client connected".to_string())?
                 .map_err(|e| e.to_string())?;
+            tcp.set_nodelay(true).map_err(|e| e.to_string())?;
             let stream = if script.implicit_tls {
                 ServerStream::Tls(Box::new(accept_tls(tcp).await?))
             } else {
