@@ -101,7 +101,8 @@ fn build_parts(settings: Settings) -> anyhow::Result<(AppState, Arc<EmbeddedStor
         settings,
         mail,
         sessions,
-        locks,
+        locks: locks.clone(),
+        local_locks: Some(locks),
         metrics,
         login_form_key,
     });

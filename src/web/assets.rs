@@ -1,6 +1,8 @@
 //! Fixed resources: the stylesheet, the metrics page and the page for
 //! addresses that lead nowhere.
 
+use std::sync::atomic::Ordering;
+
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -23,6 +25,10 @@ pub async fn stylesheet() -> Response {
 /// Counters in the Prometheus text format. Bound to the same listener as the
 /// pages; restrict it at the proxy when the node is reachable from outside.
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    if let Some(locks) = &state.local_locks {
+        let waited = locks.counters().waited.load(Ordering::Relaxed);
+        state.metrics.session_lock_waits.store(waited, Ordering::Relaxed);
+    }
     (
         [(
             header::CONTENT_TYPE,

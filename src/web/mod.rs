@@ -48,6 +48,8 @@ pub struct AppShared {
     pub mail: MailService,
     pub sessions: Arc<dyn SessionStore>,
     pub locks: Arc<dyn SessionLocks>,
+    /// The same locks when they are this process's own, for their counters.
+    pub local_locks: Option<Arc<crate::session::LocalLocks>>,
     pub throttle: LoginThrottle,
     pub metrics: Arc<Metrics>,
     /// Key for the login form's token, random per process.

@@ -4,7 +4,8 @@
 //! Each test returns early, after saying why, when Dovecot is not installed,
 //! unless `CI` is set, in which case it fails. The instance is started once
 //! per test binary with `--owner-pid`, so the script stops it when the
-//! binary exits; each test uses its own user.
+//! binary exits; each test uses its own user. Instances live under
+//! `$MAILFRONT_TEST_ROOT/dovecot-imap`, or `target/test-dovecot-imap`.
 
 mod support;
 
@@ -62,7 +63,10 @@ impl Dovecot {
     }
 
     fn start(max_userip: Option<u32>) -> Option<Dovecot> {
-        let root = workspace().join("target/test-dovecot-imap");
+        let root = match std::env::var_os("MAILFRONT_TEST_ROOT") {
+            Some(scratch) => PathBuf::from(scratch).join("dovecot-imap"),
+            None => workspace().join("target/test-dovecot-imap"),
+        };
         remove_stale(&root);
         let n = NEXT_USER.fetch_add(1, Ordering::Relaxed);
         let dir = root.join(format!("{}-{n}", std::process::id()));

@@ -83,6 +83,21 @@ struct DateFields {
 impl DateFields {
     /// Assign one token to the first field it can fill.
     fn take(&mut self, token: &str) {
+        // A zone glued to the time: `12:27:13+0200`.
+        if let Some(sign) = token.find(['+', '-']).filter(|&i| i > 0 && token.contains(':')) {
+            if token[..sign].contains(':') {
+                self.take(&token[..sign]);
+                self.take(&token[sign..]);
+                return;
+            }
+        }
+        if let Some((year, month, day)) = iso_date(token) {
+            self.year.get_or_insert(year);
+            self.month.get_or_insert(month);
+            self.day.get_or_insert(day);
+            return;
+        }
+
         let lower = token.to_ascii_lowercase();
         if let Some(month) = month_number(&lower) {
             self.month.get_or_insert(month);
@@ -117,6 +132,15 @@ impl DateFields {
         let offset = FixedOffset::east_opt(self.offset_seconds.unwrap_or(0))?;
         offset.from_local_datetime(&date.and_time(time)).single()
     }
+}
+
+/// `2024-06-06` as year, month and day.
+fn iso_date(token: &str) -> Option<(i32, u32, u32)> {
+    let mut parts = token.split('-');
+    let year = parts.next().filter(|y| y.len() == 4)?.parse().ok()?;
+    let month = parts.next()?.parse().ok()?;
+    let day = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some((year, month, day))
 }
 
 /// RFC 5322 section 4.3: two-digit years below 50 are 20xx, others 19xx;
@@ -270,6 +294,12 @@ mod tests {
             utc("2024-06-06T10:27:13Z").as_deref(),
             Some("2024-06-06T10:27:13Z")
         );
+    }
+
+    #[test]
+    fn zone_glued_to_the_time_and_iso_date_with_space_parse() {
+        assert_eq!(utc("6 Jun 2024 12:27:13+0200").as_deref(), Some("2024-06-06T10:27:13Z"));
+        assert_eq!(utc("2024-06-06 12:27:13 -0100").as_deref(), Some("2024-06-06T13:27:13Z"));
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! the web pages.
 //!
 //! The crate owns everything between the bytes of a message and safe HTML:
-//! MIME structure ([`entity`]), transfer encodings, charsets, header words,
-//! addresses, dates, plain text to HTML, and the HTML sanitiser. It knows
-//! nothing of IMAP or HTTP; the web app fetches bytes and serves what this
-//! crate returns.
+//! MIME structure (module `entity`), transfer encodings, charsets, header
+//! words, addresses, dates, plain text to HTML, and the HTML sanitiser. It
+//! knows nothing of IMAP or HTTP; the web app fetches bytes and serves what
+//! this crate returns.
 //!
 //! Promises a caller relies on: no function panics or fails on any input;
 //! one damaged part never hides the rest of a message (it is shown as far
@@ -25,7 +25,7 @@ mod address;
 mod charset;
 mod css;
 mod date;
-pub(crate) mod entity;
+mod entity;
 mod extract;
 mod header;
 mod params;

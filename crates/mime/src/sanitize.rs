@@ -17,7 +17,7 @@
 //! target="_blank".
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -254,7 +254,6 @@ fn collect_style_blocks(html: &str) -> String {
     let lower = html.to_ascii_lowercase();
     let mut css = String::new();
     let mut pos = 0;
-    let mut seen = HashSet::new();
 
     while let Some(start) = lower[pos..].find("<style").map(|i| pos + i) {
         let Some(open_end) = lower[start..].find('>').map(|i| start + i + 1) else {
@@ -263,15 +262,9 @@ fn collect_style_blocks(html: &str) -> String {
         let close = lower[open_end..]
             .find("</style")
             .map_or(html.len(), |i| open_end + i);
-        if seen.insert(start) {
-            css.push_str(&html[open_end..close]);
-            css.push('\n');
-        }
+        css.push_str(&html[open_end..close]);
+        css.push('\n');
         pos = close;
-        if pos >= html.len() {
-            break;
-        }
-        pos += 1;
     }
     css
 }

@@ -38,7 +38,7 @@ pub struct MessageView {
     /// attachments rendered inline as nested views.
     pub body: Vec<BodyBlock>,
     /// Every downloadable part: attachments, inline images, forwarded
-    /// messages (message/rfc822, named "<Subject>.eml" when the part has no
+    /// messages (message/rfc822, named "`<Subject>.eml`" when the part has no
     /// filename), in MIME order. Parts inside a forwarded message belong to
     /// that message's own view.
     pub attachments: Vec<AttachmentInfo>,
