@@ -84,7 +84,10 @@ impl DateFields {
     /// Assign one token to the first field it can fill.
     fn take(&mut self, token: &str) {
         // A zone glued to the time: `12:27:13+0200`.
-        if let Some(sign) = token.find(['+', '-']).filter(|&i| i > 0 && token.contains(':')) {
+        if let Some(sign) = token
+            .find(['+', '-'])
+            .filter(|&i| i > 0 && token.contains(':'))
+        {
             if token[..sign].contains(':') {
                 self.take(&token[..sign]);
                 self.take(&token[sign..]);
@@ -298,8 +301,14 @@ mod tests {
 
     #[test]
     fn zone_glued_to_the_time_and_iso_date_with_space_parse() {
-        assert_eq!(utc("6 Jun 2024 12:27:13+0200").as_deref(), Some("2024-06-06T10:27:13Z"));
-        assert_eq!(utc("2024-06-06 12:27:13 -0100").as_deref(), Some("2024-06-06T13:27:13Z"));
+        assert_eq!(
+            utc("6 Jun 2024 12:27:13+0200").as_deref(),
+            Some("2024-06-06T10:27:13Z")
+        );
+        assert_eq!(
+            utc("2024-06-06 12:27:13 -0100").as_deref(),
+            Some("2024-06-06T13:27:13Z")
+        );
     }
 
     #[test]
