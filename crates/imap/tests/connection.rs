@@ -344,6 +344,74 @@ async fn garbage_responses_are_skipped_and_the_stream_stays_in_sync() {
     server.finish().await;
 }
 
+#[tokio::test]
+async fn random_server_bytes_never_panic_or_hang_the_client() {
+    let pieces: [&[u8]; 16] = [
+        b"* ",
+        b"A0002 ",
+        b"A0003 OK done\r\n",
+        b"OK ",
+        b"BYE x\r\n",
+        b"{5}\r\n",
+        b"{2+}\r\n",
+        b"(",
+        b")",
+        b"\"",
+        b"\r\n",
+        b"FETCH (UID 1 ENVELOPE ",
+        b"[ALERT] ",
+        b"1 EXISTS\r\n",
+        b"\xff\x00",
+        b"+ go\r\n",
+    ];
+    let mut state: u64 = 0x5eed;
+    for _ in 0..40 {
+        let mut garbage = Vec::new();
+        for _ in 0..(state % 40) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            garbage.extend_from_slice(pieces[(state % pieces.len() as u64) as usize]);
+        }
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (read, mut write) = tcp.into_split();
+            let mut lines = BufReader::new(read).lines();
+            let _ = write
+                .write_all(b"* OK [CAPABILITY IMAP4rev1] ready\r\n")
+                .await;
+            let wait = Duration::from_secs(2);
+            if let Ok(Ok(Some(_))) = tokio::time::timeout(wait, lines.next_line()).await {
+                let _ = write
+                    .write_all(b"A0001 OK [CAPABILITY IMAP4rev1] in\r\n")
+                    .await;
+            }
+            if let Ok(Ok(Some(_))) = tokio::time::timeout(wait, lines.next_line()).await {
+                let _ = write.write_all(&garbage).await;
+            }
+        });
+
+        let timeouts = Timeouts {
+            command: Duration::from_millis(500),
+            ..test_timeouts()
+        };
+        let conn =
+            Connection::connect(addr, "localhost", Security::Plain, test_tls(), timeouts).await;
+        let mut conn = conn.unwrap();
+        conn.login("u", &Secret::new("p".into())).await.unwrap();
+        for _ in 0..3 {
+            if conn.noop().await.is_err() {
+                break;
+            }
+        }
+        drop(conn);
+        server.await.unwrap();
+    }
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn passwords_and_bodies_stay_out_of_logs_debug_output_and_errors() {
     let capture = LogCapture::default();

@@ -341,6 +341,13 @@ mod tests {
     }
 
     #[test]
+    fn non_synchronizing_and_empty_literals_are_read() {
+        let got = values(b"{3+}\r\nabc {0}\r\n x");
+
+        assert_eq!(got, vec![s(b"abc"), s(b""), Value::Atom(b"x")]);
+    }
+
+    #[test]
     fn section_atoms_keep_their_brackets_and_spaces() {
         let got = values(b"BODY[HEADER.FIELDS (SUBJECT)] {2}\r\nhi BODY[]<0> x");
 
