@@ -27,8 +27,9 @@ pub(crate) fn escape_html(text: &str) -> String {
 /// Plain text converted to safe HTML: escaped, links (http/https/mailto)
 /// made clickable with rel="noopener noreferrer" target="_blank", quoted
 /// lines (">") wrapped in `<blockquote class="mf-quote">` by depth. The
-/// result is one `<div class="mf-text">`; line breaks are `<br>` so it reads
-/// right without any stylesheet.
+/// result is one `<div class="mf-text">` on a single source line: line breaks
+/// are `<br>` and runs of spaces `&nbsp;`, so it reads right without any
+/// stylesheet and also under `white-space: pre-wrap`.
 pub fn text_to_html(text: &str) -> String {
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let text = text.strip_suffix('\n').unwrap_or(&text);
@@ -47,7 +48,7 @@ pub fn text_to_html(text: &str) -> String {
             depth -= 1;
         }
         push_line(&mut out, content);
-        out.push_str("<br>\n");
+        out.push_str("<br>");
     }
     for _ in 0..depth {
         out.push_str("</blockquote>");
@@ -215,9 +216,9 @@ mod tests {
         let html = text_to_html("hi\n> one\n>> two\n> > two too\nbye");
         assert_eq!(
             html,
-            "<div class=\"mf-text\">hi<br>\n<blockquote class=\"mf-quote\">one<br>\n\
-             <blockquote class=\"mf-quote\">two<br>\ntwo too<br>\n</blockquote></blockquote>\
-             bye<br>\n</div>"
+            "<div class=\"mf-text\">hi<br><blockquote class=\"mf-quote\">one<br>\
+             <blockquote class=\"mf-quote\">two<br>two too<br></blockquote></blockquote>\
+             bye<br></div>"
         );
     }
 

@@ -145,7 +145,7 @@ impl MessageView {
 
 fn dump_html(out: &mut String, indent: &str, kind: &str, html: &str) {
     out.push_str(&format!("{indent}{kind}:\n"));
-    for line in html.lines() {
+    for line in html.replace("<br>", "<br>\n").lines() {
         out.push_str(&format!("{indent}  | {line}\n"));
     }
 }
