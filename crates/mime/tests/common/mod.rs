@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use mailfront_mime::{BodyBlock, MessageView};
@@ -23,8 +24,11 @@ pub fn shared_dir(sub: &str) -> Option<PathBuf> {
             dir.display()
         );
     }
-    eprintln!(
-        "skipping: {} is missing; lay out shared/ beside the repository",
+    // Straight to stderr, past the harness's capture, so a skip shows even
+    // in a passing run.
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: {} is missing; lay out shared/ beside the repository",
         dir.display()
     );
     None
