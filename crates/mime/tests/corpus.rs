@@ -13,6 +13,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -157,7 +158,10 @@ fn every_corpus_message_renders_with_its_text_and_attachments() {
     }
     let elapsed = started.elapsed();
 
-    println!(
+    // Straight to stderr, past the harness's capture, so the summary shows
+    // in a passing run too.
+    let _ = writeln!(
+        std::io::stderr(),
         "corpus: {} messages in {:.1}s, {} attachments, {} with problems, {} with remote content \
          removed, {} not compared (mailparse could not read them)",
         summary.messages,
