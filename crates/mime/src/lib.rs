@@ -17,6 +17,10 @@
 //! - Encrypted (S/MIME, PGP/MIME) parts are listed as attachments, never
 //!   decrypted; signatures are not verified.
 //! - `uuencode` blocks inside text and `binhex` are shown as text.
+//! - HTML that nests more than 400 elements deep (by a quick count of
+//!   start and end tags) is shown as plain text, because parsing it would
+//!   take time that grows with depth times size. Old markup with hundreds of
+//!   unclosed `<font>` or `<span>` tags falls under this too.
 //! - CSS is filtered declaration by declaration, not parsed: a declaration
 //!   that contains an escape or `url()` to anything but a web address is
 //!   dropped, even where a browser would find it harmless.
@@ -28,6 +32,7 @@ mod date;
 mod entity;
 mod extract;
 mod header;
+mod html_text;
 mod params;
 mod problem;
 mod render;

@@ -43,6 +43,10 @@ pub enum Problem {
     #[error("{} is not valid {charset}; it is shown as windows-1252", place(.part))]
     ReadAsWindows1252 { part: String, charset: String },
 
+    /// HTML nested so deeply that parsing it would stall rendering.
+    #[error("{} nests its HTML too deeply to display; its text is shown instead", place(.part))]
+    HtmlTooDeep { part: String },
+
     /// Nesting beyond what the renderer follows.
     #[error("{} is nested too deeply; it is shown as raw text", place(.part))]
     NestedTooDeeply { part: String },

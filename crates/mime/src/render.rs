@@ -15,7 +15,7 @@ use crate::date::parse_date;
 use crate::entity::{parse_message, split_header_block, DispositionKind, Entity, Headers};
 use crate::header::{clean_display_text, decode_header};
 use crate::problem::Problem;
-use crate::sanitize::{sanitize_with_cids, CidMap};
+use crate::sanitize::{sanitize_with_cids, CidMap, Sanitized};
 use crate::text::{text_to_html, unflow};
 use crate::transfer::TransferEncoding;
 use crate::view::{AttachmentInfo, BodyBlock, MessageView, RenderOptions};
@@ -258,11 +258,20 @@ impl Renderer<'_> {
         }
 
         if is_html {
-            let sanitized = sanitize_with_cids(&decoded.text, self.options, &self.cids);
-            self.removed_remote |= sanitized.had_remote_content;
-            out.push(BodyBlock::Html {
-                html: sanitized.html,
-            });
+            match sanitize_with_cids(&decoded.text, self.options, &self.cids) {
+                Sanitized::Html(sanitized) => {
+                    self.removed_remote |= sanitized.had_remote_content;
+                    out.push(BodyBlock::Html {
+                        html: sanitized.html,
+                    });
+                }
+                Sanitized::TooDeep { text_html } => {
+                    self.problems.push(Problem::HtmlTooDeep {
+                        part: entity.id.clone(),
+                    });
+                    out.push(BodyBlock::Text { html: text_html });
+                }
+            }
             return;
         }
         let flowed = entity

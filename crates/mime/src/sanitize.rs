@@ -22,6 +22,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::css::{filter_declarations, filter_stylesheet, is_remote};
+use crate::html_text::{html_to_text, nests_deeper_than, MAX_HTML_DEPTH};
+use crate::text::text_to_html;
 use crate::RenderOptions;
 
 /// The output of [`sanitize_html`].
@@ -52,16 +54,36 @@ const GENERIC_ATTRIBUTES: [&str; 10] = [
 /// The HTML sanitiser itself. `cid:` references cannot be resolved without
 /// the message around the HTML, so this form drops them; rendering a message
 /// rewrites them to part URLs.
+///
+/// HTML nested more than a few hundred elements deep is not parsed (the
+/// parser's cost grows with depth times size): its text is returned as an
+/// escaped plain-text fragment instead.
 pub fn sanitize_html(html: &str, options: &RenderOptions) -> SanitizedHtml {
-    sanitize_with_cids(html, options, &CidMap::new())
+    match sanitize_with_cids(html, options, &CidMap::new()) {
+        Sanitized::Html(sanitized) => sanitized,
+        Sanitized::TooDeep { text_html } => SanitizedHtml {
+            html: text_html,
+            had_remote_content: false,
+        },
+    }
+}
+
+/// What became of an HTML part.
+pub(crate) enum Sanitized {
+    Html(SanitizedHtml),
+    /// Nested too deeply to parse; its text as a plain-text fragment.
+    TooDeep {
+        text_html: String,
+    },
 }
 
 /// Sanitise with a map from Content-ID to part number for `cid:` URLs.
-pub(crate) fn sanitize_with_cids(
-    html: &str,
-    options: &RenderOptions,
-    cids: &CidMap,
-) -> SanitizedHtml {
+pub(crate) fn sanitize_with_cids(html: &str, options: &RenderOptions, cids: &CidMap) -> Sanitized {
+    if nests_deeper_than(html, MAX_HTML_DEPTH) {
+        let text_html = text_to_html(&html_to_text(html));
+        return Sanitized::TooDeep { text_html };
+    }
+
     let removed_remote = Arc::new(AtomicBool::new(false));
     let stylesheet = filter_stylesheet(&collect_style_blocks(html), options.allow_remote);
     removed_remote.fetch_or(stylesheet.removed_remote, Ordering::Relaxed);
@@ -81,10 +103,10 @@ pub(crate) fn sanitize_with_cids(
         out.push_str("</style>");
     }
     out.push_str(&body);
-    SanitizedHtml {
+    Sanitized::Html(SanitizedHtml {
         html: out,
         had_remote_content: removed_remote.load(Ordering::Relaxed),
-    }
+    })
 }
 
 fn builder(filter: UrlFilter) -> ammonia::Builder<'static> {
@@ -331,7 +353,10 @@ mod tests {
         let cids: CidMap = [("logo@x".to_string(), "2".to_string())]
             .into_iter()
             .collect();
-        let out = sanitize_with_cids("<img src=\"cid:logo@x\">", &options, &cids);
+        let Sanitized::Html(out) = sanitize_with_cids("<img src=\"cid:logo@x\">", &options, &cids)
+        else {
+            panic!("shallow markup is sanitised as HTML")
+        };
         assert_eq!(out.html, "<img src=\"/m/INBOX/1/2/part/2\">");
     }
 

@@ -653,3 +653,30 @@ fn the_checks_catch_the_vectors_before_sanitising() {
         VECTORS.len()
     );
 }
+
+#[test]
+fn deeply_nested_markup_is_read_as_text_quickly() {
+    let depth = 50_000;
+    let html = format!(
+        "{}deep<script>alert(1)</script><img src=x onerror=alert(1)>{}",
+        "<div>".repeat(depth),
+        "</div>".repeat(depth)
+    );
+    let started = std::time::Instant::now();
+    let out = sanitize_html(&html, &RenderOptions::default());
+    assert!(
+        visible_text(&out.html).contains("deep"),
+        "{}",
+        &out.html[..200.min(out.html.len())]
+    );
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_safe("deep nesting", &out.html, false);
+    assert!(!out.html.contains("alert"), "script text is dropped");
+
+    let quotes = format!("{}quoted", "> ".repeat(depth));
+    assert!(mailfront_mime::text_to_html(&quotes).contains("quoted"));
+}
