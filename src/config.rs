@@ -99,6 +99,15 @@ pub struct SettingsLayer {
     #[arg(long, env = "MAILFRONT_IMAP_COMMAND_TIMEOUT_MS")]
     pub imap_command_timeout_ms: Option<u64>,
 
+    /// Memory for cached IMAP results on this node, in MiB [default: 256]
+    #[arg(long, env = "MAILFRONT_CACHE_MIB")]
+    pub cache_mib: Option<u64>,
+
+    /// Seconds a folder list (with its counts) is reused before it is fetched
+    /// again; the counts of the folder being viewed are always current [default: 30]
+    #[arg(long, env = "MAILFRONT_FOLDER_LIST_TTL")]
+    pub folder_list_ttl: Option<u64>,
+
     /// Largest message, in bytes, that is fetched to be shown [default: 33554432]
     #[arg(long, env = "MAILFRONT_MAX_MESSAGE_BYTES")]
     pub max_message_bytes: Option<usize>,
@@ -154,6 +163,8 @@ impl SettingsLayer {
             imap_command_timeout_ms: self
                 .imap_command_timeout_ms
                 .or(lower.imap_command_timeout_ms),
+            cache_mib: self.cache_mib.or(lower.cache_mib),
+            folder_list_ttl: self.folder_list_ttl.or(lower.folder_list_ttl),
             max_message_bytes: self.max_message_bytes.or(lower.max_message_bytes),
             session_idle_minutes: self.session_idle_minutes.or(lower.session_idle_minutes),
             session_max_hours: self.session_max_hours.or(lower.session_max_hours),
@@ -266,6 +277,7 @@ pub struct Settings {
     pub pool: PoolSettings,
     pub imap_timeouts: mailfront_imap::Timeouts,
     pub max_message_bytes: usize,
+    pub cache: crate::cache::CacheSettings,
     pub session_idle: Duration,
     pub session_max_age: Duration,
     pub session_queue: usize,
@@ -348,6 +360,10 @@ impl Settings {
                 command: millis(layer.imap_command_timeout_ms, 30_000),
             },
             max_message_bytes: layer.max_message_bytes.unwrap_or(32 << 20),
+            cache: crate::cache::CacheSettings {
+                capacity_bytes: layer.cache_mib.unwrap_or(256).max(8) << 20,
+                folder_list_ttl: Duration::from_secs(layer.folder_list_ttl.unwrap_or(30)),
+            },
             session_idle: Duration::from_secs(60 * layer.session_idle_minutes.unwrap_or(30)),
             session_max_age: Duration::from_secs(3600 * layer.session_max_hours.unwrap_or(12)),
             session_queue: layer.session_queue.unwrap_or(2),

@@ -3,9 +3,11 @@
 //! A request flows `web` → `session` (load and lock) → `mail` (what the page
 //! needs) → `pool` (a logged-in connection of the user) → the IMAP client in
 //! the `mailfront-imap` crate. Messages are turned into pages by the
-//! `mailfront-mime` crate. `server` assembles the parts; `config` reads the
+//! `mailfront-mime` crate. `cache` keeps what IMAP servers said, validated
+//! before every use. `server` assembles the parts; `config` reads the
 //! settings; `metrics` counts.
 
+pub mod cache;
 pub mod config;
 pub mod mail;
 pub mod metrics;

@@ -12,6 +12,7 @@ use anyhow::Context;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::cache::MailCache;
 use crate::config::Settings;
 use crate::mail::MailService;
 use crate::metrics::Metrics;
@@ -73,8 +74,10 @@ fn build_parts(settings: Settings) -> anyhow::Result<(AppState, Arc<EmbeddedStor
         settings.pool.clone(),
         metrics.clone(),
     );
+    let cache = MailCache::new(settings.cache);
     let mail = MailService::new(
         pool,
+        cache,
         metrics.clone(),
         settings.page_size,
         settings.max_message_bytes,

@@ -65,7 +65,7 @@ async fn pages_of_twenty_show_the_newest_arrival_first() {
     assert!(first.text().contains("45 messages"));
     assert_eq!(
         first.attrs("a[rel=next]", "href"),
-        vec!["/mail/INBOX?page=2&sort=arrival-desc"]
+        vec!["/mail/INBOX?page=2&sort=arrival-desc&after=26"]
     );
     assert!(first.attrs("a[rel=prev]", "href").is_empty());
 
@@ -78,7 +78,7 @@ async fn pages_of_twenty_show_the_newest_arrival_first() {
     assert_eq!(second.texts("td.subject"), expected);
     assert_eq!(
         second.attrs("a[rel=prev]", "href"),
-        vec!["/mail/INBOX?page=1&sort=arrival-desc"]
+        vec!["/mail/INBOX?page=1&sort=arrival-desc&before=25"]
     );
 
     let by_date = browser.get("/mail/INBOX?sort=date-desc").await;

@@ -80,9 +80,16 @@ pub struct Folder {
 }
 
 impl MailService {
-    /// The folder list with message and unread counts.
+    /// The folder list with message and unread counts. A cached list is
+    /// shown for up to the configured time to live; the counts of a folder
+    /// are corrected whenever that folder is validated for a page view.
     pub async fn folders(&self, credentials: &Credentials) -> Result<Vec<Folder>, MailError> {
-        retry_read_once!(self, self.folders_once(credentials).await)
+        if let Some(listing) = self.cache.folders(&credentials.user) {
+            return Ok(listing.folders.clone());
+        }
+        let folders = retry_read_once!(self, self.folders_once(credentials).await)?;
+        self.cache.store_folders(&credentials.user, folders.clone());
+        Ok(folders)
     }
 
     async fn folders_once(&self, credentials: &Credentials) -> Result<Vec<Folder>, MailError> {
@@ -91,6 +98,7 @@ impl MailService {
         let listed = connection.list_mailboxes().await?;
         let mut folders = arrange(&listed);
         self.add_counts(&mut connection, &mut folders).await?;
+        self.absorb_events(&mut connection, &credentials.user);
         Ok(folders)
     }
 

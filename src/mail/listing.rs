@@ -1,21 +1,23 @@
 //! A window of a mailbox: the sorted UID list, cut into pages, and the list
 //! rows of one page.
 //!
-//! The order comes from the server's SORT when it has the extension. Without
-//! SORT only arrival order is available (UID SEARCH ALL, which is arrival
-//! order); another order requested of such a server falls back to arrival
-//! order, and the page says which order it shows.
+//! The order comes from the server's SORT when it has the extension and is
+//! kept in the cache. Without SORT only arrival order is available (UID
+//! SEARCH ALL, which is arrival order); another order requested of such a
+//! server falls back to arrival order, and the page says which order it
+//! shows.
 
 use chrono::{DateTime, FixedOffset};
-use mailfront_imap::{Address, Connection, MessageSummary, SearchCriteria};
+use mailfront_imap::{Address, MessageSummary};
 use mailfront_mime::{decode_header, parse_date};
 
+use super::sync::lock;
 use super::{retry_read_once, MailError, MailService};
 use crate::metrics::bump;
 use crate::pool::Credentials;
 
 /// What a folder is sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SortField {
     Arrival,
     Date,
@@ -25,7 +27,7 @@ pub enum SortField {
 }
 
 /// A sort field and its direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SortOrder {
     pub field: SortField,
     pub descending: bool,
@@ -109,7 +111,11 @@ pub struct MessageRow {
     pub subject: Option<String>,
     /// The Date header, or the arrival time when that is missing or unreadable.
     pub date: Option<DateTime<FixedOffset>>,
+    /// When the server received the message (INTERNALDATE).
+    pub internal_date: Option<DateTime<FixedOffset>>,
     pub size: Option<u32>,
+    /// The message's flags as the server last reported them.
+    pub flags: Vec<String>,
     pub unread: bool,
     pub flagged: bool,
     pub answered: bool,
@@ -125,111 +131,131 @@ pub struct MailboxPage {
     pub total: usize,
     /// The page shown, from 1; out-of-range requests are clamped.
     pub page: usize,
+    /// Position of the first row in the sorted list (from 0). A page that
+    /// follows an anchor may start between two page boundaries.
+    pub start: usize,
     pub page_count: usize,
     /// The order actually used (may differ from the one asked for on a server without SORT).
     pub sort: SortOrder,
     pub rows: Vec<MessageRow>,
 }
 
+/// Which page of a mailbox to show.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PageRequest {
+    /// Page number from 1; clamped to the pages that exist.
+    pub page: i64,
+    /// Start right after this UID when it is still in the list (a "Next"
+    /// link), so that mail arriving meanwhile does not shift the page.
+    pub after: Option<u32>,
+    /// End right before this UID when it is still in the list ("Previous").
+    pub before: Option<u32>,
+}
+
 impl MailService {
-    /// Page `page` (from 1, clamped to the pages that exist) of a mailbox.
+    /// One page of a mailbox, served from the cache once it is validated.
     pub async fn mailbox_page(
         &self,
         credentials: &Credentials,
         raw_name: &str,
-        page: i64,
+        request: PageRequest,
         sort: SortOrder,
     ) -> Result<MailboxPage, MailError> {
-        retry_read_once!(
-            self,
-            self.mailbox_page_once(credentials, raw_name, page, sort)
-                .await
-        )
+        retry_read_once!(self, self.mailbox_page_once(credentials, raw_name, request, sort).await)
     }
 
     async fn mailbox_page_once(
         &self,
         credentials: &Credentials,
         raw_name: &str,
-        page: i64,
+        request: PageRequest,
         sort: SortOrder,
     ) -> Result<MailboxPage, MailError> {
+        let account = credentials.user.as_str();
         let mut connection = self.pool.borrow(credentials, Some(raw_name)).await?;
-        let uidvalidity = self.ensure_selected(&mut connection, raw_name).await?;
-        let (uids, sort) = self.sorted_uids(&mut connection, sort).await?;
+        let state = self.validated_state(&mut connection, account, raw_name, sort).await?;
+        let (list, sort) = self.sorted_list(&mut connection, account, raw_name, &state, sort).await?;
 
-        let total = uids.len();
-        let page_count = total.div_ceil(self.page_size).max(1);
-        let page = usize::try_from(page.max(1)).unwrap_or(1).min(page_count);
-        let start = (page - 1) * self.page_size;
-        let window = &uids[start.min(total)..(start + self.page_size).min(total)];
+        let total = list.len();
+        let page_size = self.page_size;
+        let page_count = total.div_ceil(page_size).max(1);
+        let start = window_start(&list, request, page_size, page_count);
+        let window: Vec<u32> = list.iter().skip(start).take(page_size).copied().collect();
 
-        bump(&self.metrics.commands.fetch);
-        let summaries = connection.fetch_summaries(window).await?;
-        let rows = summaries.iter().map(row_from_summary).collect();
+        let missing: Vec<u32> = {
+            let known = lock(&state);
+            window.iter().copied().filter(|uid| !known.rows.contains_key(uid)).collect()
+        };
+        if !missing.is_empty() {
+            self.ensure_selected(&mut connection, account, raw_name).await?;
+            bump(&self.metrics.commands.fetch);
+            let fetched = connection.fetch_summaries(&missing).await?;
+            let mut known = lock(&state);
+            for summary in &fetched {
+                known.rows.insert(summary.uid, row_from_summary(summary));
+            }
+        }
+        self.absorb_events(&mut connection, account);
+        drop(connection);
+
+        let (rows, uidvalidity) = {
+            let known = lock(&state);
+            let rows = window.iter().filter_map(|uid| known.rows.get(uid).cloned()).collect();
+            (rows, known.uidvalidity)
+        };
+        self.cache.store_mailbox(account, raw_name, state);
         Ok(MailboxPage {
             raw_name: raw_name.to_owned(),
             uidvalidity,
             total,
-            page,
+            page: start / page_size + 1,
+            start,
             page_count,
             sort,
             rows,
         })
     }
+}
 
-    /// Selects the mailbox unless the connection has it selected already, and
-    /// returns its UIDVALIDITY.
-    pub(crate) async fn ensure_selected(
-        &self,
-        connection: &mut Connection,
-        raw_name: &str,
-    ) -> Result<u32, MailError> {
-        if let Some(selected) = connection.selected() {
-            if selected.raw_name == raw_name && !selected.read_only {
-                return Ok(selected.uidvalidity);
+/// Where the page starts: after or before an anchor UID still in the list,
+/// else at the clamped page number.
+fn window_start(list: &[u32], request: PageRequest, page_size: usize, page_count: usize) -> usize {
+    if let Some(after) = request.after {
+        if let Some(position) = list.iter().position(|uid| *uid == after) {
+            if position + 1 < list.len() {
+                return position + 1;
             }
         }
-        bump(&self.metrics.commands.select);
-        let selected = connection.select(raw_name, false).await?;
-        Ok(selected.uidvalidity)
     }
-
-    async fn sorted_uids(
-        &self,
-        connection: &mut Connection,
-        wanted: SortOrder,
-    ) -> Result<(Vec<u32>, SortOrder), MailError> {
-        if connection.capabilities().sort() {
-            bump(&self.metrics.commands.sort);
-            let keys = super::sort_keys(wanted);
-            let uids = connection.uid_sort(&keys, &SearchCriteria::All).await?;
-            return Ok((uids, wanted));
+    if let Some(before) = request.before {
+        if let Some(position) = list.iter().position(|uid| *uid == before) {
+            return position.saturating_sub(page_size);
         }
+    }
+    let page = usize::try_from(request.page.max(1)).unwrap_or(1).min(page_count);
+    (page - 1) * page_size
+}
 
-        bump(&self.metrics.commands.search);
-        let mut uids = connection.uid_search(&SearchCriteria::All).await?;
-        let used = SortOrder {
-            field: SortField::Arrival,
-            descending: wanted.field != SortField::Arrival || wanted.descending,
-        };
-        if used.descending {
-            uids.reverse();
-        }
-        Ok((uids, used))
+impl MessageRow {
+    /// Takes a new flag list, as reported by the server.
+    pub fn set_flags(&mut self, flags: &[String]) {
+        let has = |flag: &str| flags.iter().any(|f| f.eq_ignore_ascii_case(flag));
+        self.unread = !has("\\Seen");
+        self.flagged = has("\\Flagged");
+        self.answered = has("\\Answered");
+        self.flags = flags.to_vec();
     }
 }
 
-fn row_from_summary(summary: &MessageSummary) -> MessageRow {
+pub(crate) fn row_from_summary(summary: &MessageSummary) -> MessageRow {
     let envelope = &summary.envelope;
-    let has_flag = |flag: &str| summary.flags.iter().any(|f| f.eq_ignore_ascii_case(flag));
     let date = envelope
         .date
         .as_deref()
         .and_then(|raw| parse_date(&String::from_utf8_lossy(raw)))
         .or(summary.internal_date);
 
-    MessageRow {
+    let mut row = MessageRow {
         uid: summary.uid,
         from: first_person(&envelope.from),
         to: first_person(&envelope.to),
@@ -239,12 +265,16 @@ fn row_from_summary(summary: &MessageSummary) -> MessageRow {
             .map(decode_header)
             .filter(|s| !s.trim().is_empty()),
         date,
+        internal_date: summary.internal_date,
         size: summary.size,
-        unread: !has_flag("\\Seen"),
-        flagged: has_flag("\\Flagged"),
-        answered: has_flag("\\Answered"),
+        flags: Vec::new(),
+        unread: true,
+        flagged: false,
+        answered: false,
         has_attachments: summary.has_attachments(),
-    }
+    };
+    row.set_flags(&summary.flags);
+    row
 }
 
 /// The display name of the first real mailbox in an address list, or its
@@ -270,4 +300,37 @@ pub(crate) fn first_person(addresses: &[Address]) -> Option<String> {
             (None, None) => None,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_continues_after_the_last_row_seen_even_when_mail_arrived() {
+        let list: Vec<u32> = (1..=45).rev().collect();
+        let plain = PageRequest { page: 2, after: None, before: None };
+        assert_eq!(window_start(&list, plain, 20, 3), 20);
+
+        let mut shifted = vec![47, 46];
+        shifted.extend(&list);
+        let anchored = PageRequest { page: 2, after: Some(26), before: None };
+        assert_eq!(shifted[window_start(&shifted, anchored, 20, 3)], 25);
+    }
+
+    #[test]
+    fn an_anchor_that_vanished_falls_back_to_the_page_number() {
+        let list: Vec<u32> = (1..=45).rev().collect();
+        let request = PageRequest { page: 3, after: Some(999), before: None };
+        assert_eq!(window_start(&list, request, 20, 3), 40);
+        let too_far = PageRequest { page: 99, after: None, before: None };
+        assert_eq!(window_start(&list, too_far, 20, 3), 40);
+    }
+
+    #[test]
+    fn previous_ends_right_before_the_first_row_seen() {
+        let list: Vec<u32> = (1..=45).rev().collect();
+        let request = PageRequest { page: 1, after: None, before: Some(25) };
+        assert_eq!(window_start(&list, request, 20, 3), 0);
+    }
 }

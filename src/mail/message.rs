@@ -1,28 +1,38 @@
 //! Opening one message: its raw bytes, fetched by UID within the UIDVALIDITY
 //! the link was made for, and marked \Seen as any mail client does.
 //!
-//! A link whose UIDVALIDITY no longer matches the mailbox never shows a
-//! message: the UID may now name a different one.
+//! A link whose UIDVALIDITY no longer matches the mailbox, or whose UID is no
+//! longer in the validated UID list, never shows a message: the UID may now
+//! name a different one, or nothing. Bodies come from the cache when they
+//! are there (they never change for a UID within one UIDVALIDITY).
 
-use super::{retry_read_once, MailError, MailService};
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+use mailfront_imap::FlagOp;
+
+use super::listing::row_from_summary;
+use super::sync::lock;
+use super::{retry_read_once, MailError, MailService, SortOrder};
 use crate::metrics::bump;
 use crate::pool::Credentials;
-use mailfront_imap::FlagOp;
 
 /// A message as fetched, before rendering.
 #[derive(Debug, Clone)]
 pub struct OpenedMessage {
     pub uid: u32,
     pub uidvalidity: u32,
-    pub raw: Vec<u8>,
+    pub raw: Arc<Vec<u8>>,
     pub flags: Vec<String>,
     /// When the server received the message; shown when the Date header is
     /// missing or unreadable, as the list does.
-    pub internal_date: Option<chrono::DateTime<chrono::FixedOffset>>,
+    pub internal_date: Option<DateTime<FixedOffset>>,
 }
 
 impl MailService {
-    /// Fetches a message and marks it \Seen when `mark_seen` is set.
+    /// Fetches a message (from the cache when it can) and marks it \Seen
+    /// when `mark_seen` is set. Marking is idempotent, so the whole
+    /// operation may be retried once on a fresh connection.
     pub async fn open_message(
         &self,
         credentials: &Credentials,
@@ -31,66 +41,87 @@ impl MailService {
         uid: u32,
         mark_seen: bool,
     ) -> Result<OpenedMessage, MailError> {
-        let mut opened = retry_read_once!(
+        retry_read_once!(
             self,
-            self.fetch_message_once(credentials, raw_name, uidvalidity, uid)
-                .await
-        )?;
-
-        let seen = opened
-            .flags
-            .iter()
-            .any(|f| f.eq_ignore_ascii_case("\\Seen"));
-        if mark_seen && !seen {
-            let mut connection = self.pool.borrow(credentials, Some(raw_name)).await?;
-            if self.ensure_selected(&mut connection, raw_name).await? == uidvalidity {
-                bump(&self.metrics.commands.store);
-                connection
-                    .store_flags(&[uid], FlagOp::Add, &["\\Seen"])
-                    .await?;
-                opened.flags.push("\\Seen".to_owned());
-            }
-        }
-        Ok(opened)
+            self.open_message_once(credentials, raw_name, uidvalidity, uid, mark_seen).await
+        )
     }
 
-    async fn fetch_message_once(
+    async fn open_message_once(
         &self,
         credentials: &Credentials,
         raw_name: &str,
         uidvalidity: u32,
         uid: u32,
+        mark_seen: bool,
     ) -> Result<OpenedMessage, MailError> {
+        let account = credentials.user.as_str();
         let mut connection = self.pool.borrow(credentials, Some(raw_name)).await?;
-        if self.ensure_selected(&mut connection, raw_name).await? != uidvalidity {
-            return Err(MailError::MessageGone);
+        let state = self
+            .validated_state(&mut connection, account, raw_name, SortOrder::default())
+            .await?;
+        {
+            let known = lock(&state);
+            if known.uidvalidity != uidvalidity || known.uids.binary_search(&uid).is_err() {
+                return Err(MailError::MessageGone);
+            }
         }
 
-        bump(&self.metrics.commands.fetch);
-        let summary = connection
-            .fetch_summaries(&[uid])
-            .await?
-            .into_iter()
-            .find(|found| found.uid == uid)
-            .ok_or(MailError::MessageGone)?;
-
-        bump(&self.metrics.commands.fetch);
-        let raw = match connection.fetch_message(uid, self.max_message_bytes).await {
-            Ok(Some(raw)) => raw,
-            Ok(None) => return Err(MailError::MessageGone),
-            Err(mailfront_imap::ImapError::ResponseTooLarge { .. }) => {
-                return Err(MailError::MessageTooLarge {
-                    limit: self.max_message_bytes,
-                })
+        let cached_row = lock(&state).rows.get(&uid).cloned();
+        let mut row = match cached_row {
+            Some(row) => row,
+            None => {
+                self.ensure_selected(&mut connection, account, raw_name).await?;
+                bump(&self.metrics.commands.fetch);
+                let summary = connection.fetch_summaries(&[uid]).await?;
+                let row = summary.first().map(row_from_summary).ok_or(MailError::MessageGone)?;
+                lock(&state).rows.insert(uid, row.clone());
+                row
             }
-            Err(error) => return Err(error.into()),
         };
+
+        let raw = match self.cache.body(account, raw_name, uidvalidity, uid) {
+            Some(raw) => raw,
+            None => {
+                self.ensure_selected(&mut connection, account, raw_name).await?;
+                bump(&self.metrics.commands.fetch);
+                let raw = match connection.fetch_message(uid, self.max_message_bytes).await {
+                    Ok(Some(raw)) => Arc::new(raw),
+                    Ok(None) => return Err(MailError::MessageGone),
+                    Err(mailfront_imap::ImapError::ResponseTooLarge { .. }) => {
+                        return Err(MailError::MessageTooLarge {
+                            limit: self.max_message_bytes,
+                        })
+                    }
+                    Err(error) => return Err(error.into()),
+                };
+                self.cache.store_body(account, raw_name, uidvalidity, uid, raw.clone());
+                raw
+            }
+        };
+
+        if mark_seen && row.unread {
+            self.ensure_selected(&mut connection, account, raw_name).await?;
+            bump(&self.metrics.commands.store);
+            connection.store_flags(&[uid], FlagOp::Add, &["\\Seen"]).await?;
+            let mut flags = row.flags.clone();
+            flags.push("\\Seen".to_owned());
+            row.set_flags(&flags);
+            let mut known = lock(&state);
+            known.rows.insert(uid, row.clone());
+            known.unseen = known.unseen.map(|n| n.saturating_sub(1));
+            let (total, unseen) = (known.uids.len() as u32, known.unseen);
+            drop(known);
+            self.cache.update_folder_counts(account, raw_name, Some(total), unseen);
+        }
+        self.absorb_events(&mut connection, account);
+
         Ok(OpenedMessage {
             uid,
             uidvalidity,
             raw,
-            flags: summary.flags,
-            internal_date: summary.internal_date,
+            flags: row.flags,
+            internal_date: row.internal_date,
         })
     }
 }

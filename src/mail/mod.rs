@@ -10,21 +10,24 @@
 mod folders;
 mod listing;
 mod message;
+mod sync;
 
 use std::sync::Arc;
 
 use mailfront_imap::ImapError;
 
+use crate::cache::MailCache;
 use crate::metrics::Metrics;
 use crate::pool::{ImapPool, PoolError};
 pub use folders::{Folder, FolderRole};
-pub use listing::{MailboxPage, MessageRow, SortField, SortOrder};
+pub use listing::{MailboxPage, MessageRow, PageRequest, SortField, SortOrder};
 pub use message::OpenedMessage;
 
 /// What pages ask of the mail server.
 #[derive(Clone)]
 pub struct MailService {
     pool: ImapPool,
+    cache: MailCache,
     metrics: Arc<Metrics>,
     page_size: usize,
     max_message_bytes: usize,
@@ -68,12 +71,14 @@ impl MailError {
 impl MailService {
     pub fn new(
         pool: ImapPool,
+        cache: MailCache,
         metrics: Arc<Metrics>,
         page_size: usize,
         max_message_bytes: usize,
     ) -> Self {
         MailService {
             pool,
+            cache,
             metrics,
             page_size,
             max_message_bytes,
@@ -82,6 +87,10 @@ impl MailService {
 
     pub fn pool(&self) -> &ImapPool {
         &self.pool
+    }
+
+    pub fn cache(&self) -> &MailCache {
+        &self.cache
     }
 
     pub fn page_size(&self) -> usize {

@@ -11,7 +11,7 @@ use super::error::html;
 use super::signed_in::SignedIn;
 use super::views::Layout;
 use super::{format, paths, AppError, AppState};
-use crate::mail::{FolderRole, MailboxPage, SortOrder};
+use crate::mail::{FolderRole, MailboxPage, PageRequest, SortOrder};
 use crate::metrics::bump;
 
 #[derive(Template)]
@@ -62,6 +62,10 @@ struct SortOption {
 pub struct MailboxQuery {
     page: Option<String>,
     sort: Option<String>,
+    /// The last UID of the page the user came from ("Next").
+    after: Option<String>,
+    /// The first UID of the page the user came from ("Previous").
+    before: Option<String>,
 }
 
 pub async fn go_to_inbox(_signed_in: SignedIn) -> Redirect {
@@ -74,14 +78,18 @@ pub async fn show_mailbox(
     Path(raw_name): Path<String>,
     Query(query): Query<MailboxQuery>,
 ) -> Result<Response, AppError> {
-    let page = parse_page(query.page.as_deref());
+    let request = PageRequest {
+        page: parse_page(query.page.as_deref()),
+        after: query.after.as_deref().and_then(|uid| uid.parse().ok()),
+        before: query.before.as_deref().and_then(|uid| uid.parse().ok()),
+    };
     let sort = chosen_sort(&mut signed_in, &raw_name, query.sort.as_deref()).await?;
 
     let credentials = signed_in.credentials.clone();
     let folders = state.mail.folders(&credentials).await?;
     let listing = state
         .mail
-        .mailbox_page(&credentials, &raw_name, page, sort)
+        .mailbox_page(&credentials, &raw_name, request, sort)
         .await?;
     bump(&state.metrics.page_views);
 
@@ -191,11 +199,21 @@ fn build_view(
 
     let sort_token = listing.sort.token();
     let link = |page: usize| paths::mailbox_page(&listing.raw_name, page, &sort_token);
+    let first_uid = listing.rows.first().map(|row| row.uid);
+    let last_uid = listing.rows.last().map(|row| row.uid);
+    let is_first = listing.start == 0;
+    let is_last = listing.start + listing.rows.len() >= listing.total;
     let pager = Pager {
-        first: (listing.page > 1).then(|| link(1)),
-        prev: (listing.page > 1).then(|| link(listing.page - 1)),
-        next: (listing.page < listing.page_count).then(|| link(listing.page + 1)),
-        last: (listing.page < listing.page_count).then(|| link(listing.page_count)),
+        first: (!is_first).then(|| link(1)),
+        prev: (!is_first).then(|| {
+            let anchor = first_uid.map(|uid| format!("&before={uid}")).unwrap_or_default();
+            format!("{}{anchor}", link(listing.page.saturating_sub(1).max(1)))
+        }),
+        next: (!is_last).then(|| {
+            let anchor = last_uid.map(|uid| format!("&after={uid}")).unwrap_or_default();
+            format!("{}{anchor}", link(listing.page + 1))
+        }),
+        last: (!is_last).then(|| link(listing.page_count)),
     };
     let sort_options = SortOrder::ALL
         .iter()

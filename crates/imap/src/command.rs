@@ -221,6 +221,7 @@ pub(crate) fn search_key(cmd: Command, criteria: &SearchCriteria) -> Result<Comm
             Some(set) => cmd.raw(" UID ").raw(&set),
             None => cmd.raw(" NOT ALL"),
         },
+        C::UidsFrom(first) => cmd.raw(&format!(" UID {}:*", (*first).max(1))),
         C::Text(s) => cmd.raw(" TEXT").string(s.as_bytes()),
         C::From(s) => cmd.raw(" FROM").string(s.as_bytes()),
         C::To(s) => cmd.raw(" TO").string(s.as_bytes()),
@@ -393,6 +394,8 @@ mod tests {
 
     #[test]
     fn empty_uid_sets_match_nothing_instead_of_breaking_syntax() {
+        let from = search_key(Command::new("UID SEARCH"), &SearchCriteria::UidsFrom(17)).unwrap();
+        assert_eq!(String::from_utf8(wire(&from)).unwrap(), "UID SEARCH UID 17:*");
         let cmd = search_key(Command::new("UID SEARCH"), &SearchCriteria::Uids(vec![])).unwrap();
 
         assert_eq!(wire(&cmd), b"UID SEARCH NOT ALL");

@@ -60,6 +60,9 @@ pub enum SearchCriteria {
     All,
     /// These UIDs; an empty list matches nothing.
     Uids(Vec<u32>),
+    /// Every UID from this one on (`UID n:*`). The server includes the
+    /// highest UID even when it is below `n`, so callers filter the answer.
+    UidsFrom(u32),
     /// The text anywhere in headers or body.
     Text(String),
     /// The From header contains the text.

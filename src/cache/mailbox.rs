@@ -1,0 +1,386 @@
+//! What is known about one mailbox of one user: its validity markers, every
+//! UID, the sorted UID lists of the orders in use, and list rows by UID.
+//!
+//! This module only keeps and changes that knowledge; it never talks to the
+//! server. Callers feed it what the server said (a STATUS, untagged events,
+//! a fresh UID list, fetched rows) and ask it whether it still matches.
+//! Invariant: `uids` is ascending, and every sorted list and every row names
+//! only UIDs in `uids`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use mailfront_imap::{MailboxEvent, MailboxStatus};
+
+use crate::mail::{MessageRow, SortField, SortOrder};
+
+/// Cached knowledge of one mailbox, valid for one UIDVALIDITY.
+#[derive(Debug, Clone)]
+pub struct MailboxState {
+    pub uidvalidity: u32,
+    /// The next UID the server will assign, as last seen.
+    pub uidnext: u32,
+    /// CONDSTORE's HIGHESTMODSEQ as last seen; `None` without CONDSTORE.
+    pub highestmodseq: Option<u64>,
+    /// Unread messages, from the last STATUS.
+    pub unseen: Option<u32>,
+    /// Every UID, ascending (which is sequence order).
+    pub uids: Vec<u32>,
+    /// Sorted UID lists of the orders that have been shown.
+    pub sorted: HashMap<SortOrder, Arc<Vec<u32>>>,
+    /// List rows by UID; only rows that were shown or prefetched.
+    pub rows: HashMap<u32, MessageRow>,
+}
+
+/// What applying the server's news requires next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// The cache matches the server.
+    Current,
+    /// New messages arrived: their UIDs must be looked up and merged.
+    NewMessages,
+    /// Something cannot be applied piecemeal: the UID list must be fetched again.
+    Resync,
+    /// UIDVALIDITY changed: everything cached for the mailbox is void.
+    Void,
+}
+
+impl MailboxState {
+    /// A state from a complete, ascending UID list.
+    pub fn new(uidvalidity: u32, uidnext: u32, highestmodseq: Option<u64>, uids: Vec<u32>) -> Self {
+        MailboxState {
+            uidvalidity,
+            uidnext,
+            highestmodseq,
+            unseen: None,
+            uids,
+            sorted: HashMap::new(),
+            rows: HashMap::new(),
+        }
+    }
+
+    /// Applies untagged news seen on a connection that has this mailbox
+    /// selected. Only UID-based news is applied piecemeal; news by sequence
+    /// number asks for a resync, since the connection that reported it may
+    /// have a different view of sequence numbers than this cache.
+    pub fn apply_events(&mut self, events: &[MailboxEvent]) -> Freshness {
+        let mut freshness = Freshness::Current;
+        for event in events {
+            match event {
+                MailboxEvent::Vanished(uids) => self.remove(uids),
+                MailboxEvent::FlagsChanged { uid: Some(uid), flags, .. } => {
+                    if let Some(row) = self.rows.get_mut(uid) {
+                        row.set_flags(flags);
+                    }
+                }
+                MailboxEvent::FlagsChanged { uid: None, .. } => {
+                    self.rows.clear();
+                }
+                MailboxEvent::Expunged { .. } | MailboxEvent::EventsDropped => {
+                    freshness = worse(freshness, Freshness::Resync);
+                }
+                MailboxEvent::Exists(count) => {
+                    if *count as usize > self.uids.len() {
+                        freshness = worse(freshness, Freshness::NewMessages);
+                    }
+                }
+                MailboxEvent::UidValidityChanged { .. } => return Freshness::Void,
+                MailboxEvent::Alert(_) => {}
+            }
+        }
+        freshness
+    }
+
+    /// Compares with a STATUS answer: whether the cache still describes the
+    /// mailbox, and if not what must be done.
+    pub fn compare(&self, status: &MailboxStatus) -> Freshness {
+        if status.uidvalidity.is_some_and(|v| v != self.uidvalidity) {
+            return Freshness::Void;
+        }
+        let count_matches = status.messages.is_none_or(|m| m as usize == self.uids.len());
+        let uidnext_matches = status.uidnext.is_none_or(|n| n == self.uidnext);
+        let modseq_matches = match (status.highestmodseq, self.highestmodseq) {
+            (Some(seen), Some(known)) => seen == known,
+            _ => true,
+        };
+        match (count_matches, uidnext_matches, modseq_matches) {
+            (true, true, true) => Freshness::Current,
+            (_, false, _) if self.uids.len() + 1 <= status.messages.unwrap_or(0) as usize => {
+                Freshness::NewMessages
+            }
+            (true, true, false) => {
+                // Only flags changed, on messages this cache cannot name.
+                Freshness::Resync
+            }
+            _ => Freshness::Resync,
+        }
+    }
+
+    /// Takes the markers of a STATUS answer as the new truth.
+    pub fn note_status(&mut self, status: &MailboxStatus) {
+        if let Some(uidnext) = status.uidnext {
+            self.uidnext = uidnext;
+        }
+        if status.highestmodseq.is_some() {
+            self.highestmodseq = status.highestmodseq;
+        }
+        self.unseen = status.unseen.or(self.unseen);
+    }
+
+    /// Forgets expunged messages everywhere.
+    pub fn remove(&mut self, gone: &[u32]) {
+        if gone.is_empty() {
+            return;
+        }
+        let gone: std::collections::HashSet<u32> = gone.iter().copied().collect();
+        self.uids.retain(|uid| !gone.contains(uid));
+        for list in self.sorted.values_mut() {
+            if list.iter().any(|uid| gone.contains(uid)) {
+                *list = Arc::new(list.iter().copied().filter(|uid| !gone.contains(uid)).collect());
+            }
+        }
+        self.rows.retain(|uid, _| !gone.contains(uid));
+    }
+
+    /// Replaces the UID list with the server's complete one: UIDs no longer
+    /// there are forgotten; new ones are merged (see [`MailboxState::merge_new`]).
+    pub fn reconcile(&mut self, fresh: Vec<u32>) -> Vec<u32> {
+        let fresh_set: std::collections::HashSet<u32> = fresh.iter().copied().collect();
+        let gone: Vec<u32> = self.uids.iter().copied().filter(|u| !fresh_set.contains(u)).collect();
+        self.remove(&gone);
+        let known: std::collections::HashSet<u32> = self.uids.iter().copied().collect();
+        let added: Vec<u32> = fresh.into_iter().filter(|u| !known.contains(u)).collect();
+        added
+    }
+
+    /// Adds new messages, whose rows are given. An order whose list can take
+    /// them at its newest end without changing the rest (arrival and date
+    /// orders, when every new message is at least as new as the newest one
+    /// known) is extended in place; any other order's list is dropped, to be
+    /// sorted again by the server when it is next shown.
+    pub fn merge_new(&mut self, new_rows: Vec<MessageRow>) {
+        if new_rows.is_empty() {
+            return;
+        }
+        let mut new_uids: Vec<u32> = new_rows.iter().map(|r| r.uid).collect();
+        new_uids.sort_unstable();
+        self.uids.extend(new_uids.iter().copied());
+        self.uids.sort_unstable();
+        self.uids.dedup();
+
+        let orders: Vec<SortOrder> = self.sorted.keys().copied().collect();
+        for order in orders {
+            let list = self.sorted.get(&order).cloned().unwrap_or_default();
+            match self.extend_at_newest_end(order, &list, &new_rows) {
+                Some(extended) => {
+                    self.sorted.insert(order, Arc::new(extended));
+                }
+                None => {
+                    self.sorted.remove(&order);
+                }
+            }
+        }
+        for row in new_rows {
+            self.rows.insert(row.uid, row);
+        }
+        if let Some(last) = self.uids.last() {
+            self.uidnext = self.uidnext.max(last + 1);
+        }
+    }
+
+    fn extend_at_newest_end(&self, order: SortOrder, list: &[u32], new_rows: &[MessageRow]) -> Option<Vec<u32>> {
+        let key = |row: &MessageRow| match order.field {
+            SortField::Arrival => row.internal_date,
+            SortField::Date => row.date,
+            _ => None,
+        };
+        if !matches!(order.field, SortField::Arrival | SortField::Date) {
+            return None;
+        }
+        let newest_known = if order.descending { list.first() } else { list.last() };
+        let newest_key = match newest_known {
+            Some(uid) => Some(key(self.rows.get(uid)?)?),
+            None => None,
+        };
+
+        let mut incoming: Vec<&MessageRow> = new_rows.iter().collect();
+        for row in &incoming {
+            let row_key = key(row)?;
+            if newest_key.is_some_and(|newest| row_key < newest) {
+                return None;
+            }
+        }
+        incoming.sort_by_key(|row| (key(row), row.uid));
+        let incoming: Vec<u32> = incoming.iter().map(|r| r.uid).collect();
+        let mut extended = Vec::with_capacity(list.len() + incoming.len());
+        if order.descending {
+            extended.extend(incoming.iter().rev());
+            extended.extend_from_slice(list);
+        } else {
+            extended.extend_from_slice(list);
+            extended.extend(incoming);
+        }
+        Some(extended)
+    }
+
+    /// Approximate bytes held, for the cache's weigher.
+    pub fn weight(&self) -> u32 {
+        let lists: usize = self.sorted.values().map(|l| l.len() * 4).sum();
+        let rows = self.rows.len() * 320;
+        let total = 256 + self.uids.len() * 4 + lists + rows;
+        u32::try_from(total).unwrap_or(u32::MAX)
+    }
+}
+
+fn worse(a: Freshness, b: Freshness) -> Freshness {
+    let rank = |f| match f {
+        Freshness::Current => 0,
+        Freshness::NewMessages => 1,
+        Freshness::Resync => 2,
+        Freshness::Void => 3,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{FixedOffset, TimeZone};
+
+    fn row(uid: u32, minute: u32) -> MessageRow {
+        let date = FixedOffset::east_opt(0).unwrap().with_ymd_and_hms(2024, 1, 1, 10, minute, 0).unwrap();
+        MessageRow {
+            uid,
+            from: None,
+            to: None,
+            subject: None,
+            date: Some(date),
+            internal_date: Some(date),
+            size: Some(100),
+            flags: Vec::new(),
+            unread: true,
+            flagged: false,
+            answered: false,
+            has_attachments: false,
+        }
+    }
+
+    fn state_with(uids: &[u32]) -> MailboxState {
+        let mut state = MailboxState::new(7, uids.last().unwrap() + 1, Some(10), uids.to_vec());
+        for (i, uid) in uids.iter().enumerate() {
+            state.rows.insert(*uid, row(*uid, i as u32));
+        }
+        let newest_first: Vec<u32> = uids.iter().rev().copied().collect();
+        state.sorted.insert(SortOrder::default(), Arc::new(newest_first));
+        state
+    }
+
+    #[test]
+    fn vanished_messages_leave_every_list() {
+        let mut state = state_with(&[1, 2, 3, 4]);
+        let freshness = state.apply_events(&[MailboxEvent::Vanished(vec![2, 4])]);
+        assert_eq!(freshness, Freshness::Current);
+        assert_eq!(state.uids, vec![1, 3]);
+        assert_eq!(*state.sorted[&SortOrder::default()], vec![3, 1]);
+        assert!(!state.rows.contains_key(&2));
+    }
+
+    #[test]
+    fn an_expunge_by_sequence_number_asks_for_a_resync() {
+        let mut state = state_with(&[1, 2, 3]);
+        assert_eq!(state.apply_events(&[MailboxEvent::Expunged { seq: 2 }]), Freshness::Resync);
+        assert_eq!(state.uids, vec![1, 2, 3], "nothing guessed");
+    }
+
+    #[test]
+    fn flag_news_by_uid_updates_the_row() {
+        let mut state = state_with(&[1, 2]);
+        let event = MailboxEvent::FlagsChanged {
+            seq: 2,
+            uid: Some(2),
+            flags: vec!["\\Seen".into(), "\\Flagged".into()],
+        };
+        state.apply_events(&[event]);
+        assert!(!state.rows[&2].unread);
+        assert!(state.rows[&2].flagged);
+    }
+
+    #[test]
+    fn a_changed_uidvalidity_voids_the_mailbox() {
+        let state = state_with(&[1, 2]);
+        let status = MailboxStatus {
+            messages: Some(2),
+            unseen: None,
+            uidnext: Some(3),
+            uidvalidity: Some(8),
+            highestmodseq: Some(10),
+        };
+        assert_eq!(state.compare(&status), Freshness::Void);
+    }
+
+    #[test]
+    fn status_tells_new_mail_from_other_changes() {
+        let state = state_with(&[1, 2]);
+        let same = MailboxStatus {
+            messages: Some(2),
+            unseen: None,
+            uidnext: Some(3),
+            uidvalidity: Some(7),
+            highestmodseq: Some(10),
+        };
+        assert_eq!(state.compare(&same), Freshness::Current);
+        let more = MailboxStatus {
+            messages: Some(3),
+            uidnext: Some(4),
+            highestmodseq: Some(11),
+            ..same.clone()
+        };
+        assert_eq!(state.compare(&more), Freshness::NewMessages);
+        let flags_only = MailboxStatus {
+            highestmodseq: Some(12),
+            ..same.clone()
+        };
+        assert_eq!(state.compare(&flags_only), Freshness::Resync);
+        let replaced = MailboxStatus {
+            uidnext: Some(4),
+            ..same
+        };
+        assert_eq!(state.compare(&replaced), Freshness::Resync);
+    }
+
+    #[test]
+    fn newer_mail_is_merged_on_top_without_resorting() {
+        let mut state = state_with(&[1, 2, 3]);
+        state.merge_new(vec![row(5, 30), row(4, 20)]);
+        assert_eq!(state.uids, vec![1, 2, 3, 4, 5]);
+        assert_eq!(*state.sorted[&SortOrder::default()], vec![5, 4, 3, 2, 1]);
+        assert_eq!(state.uidnext, 6);
+    }
+
+    #[test]
+    fn older_mail_drops_the_list_for_the_server_to_sort_again() {
+        let mut state = state_with(&[10, 11, 12]);
+        let by_size = SortOrder {
+            field: SortField::Size,
+            descending: true,
+        };
+        state.sorted.insert(by_size, Arc::new(vec![10, 11, 12]));
+        state.merge_new(vec![row(13, 0)]);
+        assert!(!state.sorted.contains_key(&SortOrder::default()), "13 is older than 12");
+        assert!(!state.sorted.contains_key(&by_size));
+        assert!(state.uids.contains(&13));
+    }
+
+    #[test]
+    fn reconcile_forgets_the_gone_and_reports_the_new() {
+        let mut state = state_with(&[1, 2, 3]);
+        let added = state.reconcile(vec![1, 3, 4]);
+        assert_eq!(added, vec![4]);
+        assert_eq!(state.uids, vec![1, 3]);
+        assert_eq!(*state.sorted[&SortOrder::default()], vec![3, 1]);
+    }
+}

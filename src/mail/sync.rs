@@ -1,0 +1,322 @@
+//! Keeping a cached mailbox state true before it is served.
+//!
+//! Every use of a cached state starts with the cheapest check the server
+//! allows: one STATUS (MESSAGES UNSEEN UIDNEXT UIDVALIDITY, HIGHESTMODSEQ
+//! with CONDSTORE), which on a connection that has the mailbox selected also
+//! delivers the server's pending untagged news. News by UID (VANISHED, FETCH
+//! with UID, as QRESYNC servers send it) is applied piecemeal; new messages
+//! are looked up from the last known UIDNEXT and merged; anything else
+//! (news by sequence number, flag changes the cache cannot name, a count
+//! that does not add up) refetches the UID list; a new UIDVALIDITY drops the
+//! mailbox's cache. Every connection's news is drained into the cache before
+//! the connection selects another mailbox or goes back to the pool.
+
+use std::sync::{Arc, Mutex};
+
+use mailfront_imap::{Connection, MailboxStatus, SearchCriteria};
+
+use super::listing::row_from_summary;
+use super::{MailError, MailService, SortField, SortOrder};
+use crate::cache::{Freshness, MailboxState, SharedMailbox};
+use crate::metrics::bump;
+
+/// New messages beyond this many are added to the UID list without their
+/// rows, and the sorted lists are dropped to be sorted again by the server.
+const MAX_MERGED_ROWS: usize = 500;
+
+impl MailService {
+    /// The mailbox's cached state, checked against the server and brought up
+    /// to date, or loaded when there is none (sorted in `order`).
+    pub(crate) async fn validated_state(
+        &self,
+        connection: &mut Connection,
+        account: &str,
+        raw_name: &str,
+        order: SortOrder,
+    ) -> Result<SharedMailbox, MailError> {
+        let Some(state) = self.cache.mailbox(account, raw_name) else {
+            return self.load_state(connection, account, raw_name, order).await;
+        };
+
+        bump(&self.metrics.cache_validity_checks);
+        bump(&self.metrics.commands.status);
+        let status = match connection.status(raw_name).await {
+            Ok(status) => status,
+            Err(error) => return Err(self.forget_on_missing(account, raw_name, error.into())),
+        };
+        let selected_here = connection.selected().is_some_and(|s| s.raw_name == raw_name);
+        let events = if selected_here {
+            connection.take_events()
+        } else {
+            self.absorb_events(connection, account);
+            Vec::new()
+        };
+
+        let freshness = {
+            let mut known = lock(&state);
+            let from_events = known.apply_events(&events);
+            let from_status = known.compare(&status);
+            match (selected_here, from_events, from_status) {
+                (_, Freshness::Void, _) | (_, _, Freshness::Void) => Freshness::Void,
+                (true, Freshness::Current, Freshness::Resync) if counts_match(&known, &status) => {
+                    // The selected connection reported every change; only
+                    // HIGHESTMODSEQ moved, by the flag news just applied.
+                    Freshness::Current
+                }
+                (_, from_events, from_status) => worst(from_events, from_status),
+            }
+        };
+
+        match freshness {
+            Freshness::Current => {}
+            Freshness::Void => {
+                tracing::debug!(mailbox = raw_name, "uidvalidity changed; cache dropped");
+                self.cache.forget_mailbox(account, raw_name);
+                return self.load_state(connection, account, raw_name, order).await;
+            }
+            Freshness::NewMessages => self.merge_new_messages(connection, account, raw_name, &state).await?,
+            Freshness::Resync => self.resync(connection, account, raw_name, &state, &status).await?,
+        }
+
+        let consistent = {
+            let mut known = lock(&state);
+            known.note_status(&status);
+            status.messages.is_none_or(|m| m as usize == known.uids.len())
+        };
+        if !consistent {
+            self.resync(connection, account, raw_name, &state, &status).await?;
+        }
+        tracing::debug!(mailbox = raw_name, ?freshness, "cache validated");
+        self.cache.update_folder_counts(account, raw_name, status.messages, status.unseen);
+        Ok(state)
+    }
+
+    /// Selects the mailbox, sorts it in `order` and caches the result.
+    async fn load_state(
+        &self,
+        connection: &mut Connection,
+        account: &str,
+        raw_name: &str,
+        order: SortOrder,
+    ) -> Result<SharedMailbox, MailError> {
+        let uidvalidity = self.ensure_selected(connection, account, raw_name).await?;
+        let (sorted, order) = self.sort_on_server(connection, order).await?;
+        let selected = connection.selected().cloned();
+
+        let mut uids = sorted.clone();
+        uids.sort_unstable();
+        let uidnext = selected
+            .as_ref()
+            .and_then(|s| s.uidnext)
+            .unwrap_or_else(|| uids.last().map_or(1, |last| last + 1));
+        let highestmodseq = selected.as_ref().and_then(|s| s.highestmodseq);
+        let mut state = MailboxState::new(uidvalidity, uidnext, highestmodseq, uids);
+        state.sorted.insert(order, Arc::new(sorted));
+
+        let shared = Arc::new(Mutex::new(state));
+        self.cache.store_mailbox(account, raw_name, shared.clone());
+        tracing::debug!(mailbox = raw_name, "mailbox loaded into the cache");
+        Ok(shared)
+    }
+
+    /// Looks up the messages that arrived since the last known UIDNEXT and
+    /// merges them.
+    async fn merge_new_messages(
+        &self,
+        connection: &mut Connection,
+        account: &str,
+        raw_name: &str,
+        state: &SharedMailbox,
+    ) -> Result<(), MailError> {
+        self.ensure_selected(connection, account, raw_name).await?;
+        let (from, last_known) = {
+            let known = lock(state);
+            (known.uidnext, known.uids.last().copied().unwrap_or(0))
+        };
+        bump(&self.metrics.commands.search);
+        let found = connection.uid_search(&SearchCriteria::UidsFrom(from)).await?;
+        let new: Vec<u32> = found.into_iter().filter(|uid| *uid > last_known).collect();
+        self.add_messages(connection, state, new).await
+    }
+
+    /// Fetches the complete UID list again and reconciles the cache with it.
+    async fn resync(
+        &self,
+        connection: &mut Connection,
+        account: &str,
+        raw_name: &str,
+        state: &SharedMailbox,
+        status: &MailboxStatus,
+    ) -> Result<(), MailError> {
+        let uidvalidity = self.ensure_selected(connection, account, raw_name).await?;
+        if uidvalidity != lock(state).uidvalidity {
+            self.cache.forget_mailbox(account, raw_name);
+            return Err(MailError::Imap(mailfront_imap::ImapError::Protocol {
+                detail: "uidvalidity changed during a resync".into(),
+            }));
+        }
+        bump(&self.metrics.commands.search);
+        let fresh = connection.uid_search(&SearchCriteria::All).await?;
+        let added = {
+            let mut known = lock(state);
+            let modseq_moved = match (status.highestmodseq, known.highestmodseq) {
+                (Some(seen), Some(known_modseq)) => seen != known_modseq,
+                _ => true,
+            };
+            if modseq_moved {
+                known.rows.clear();
+            }
+            known.reconcile(fresh)
+        };
+        tracing::debug!(mailbox = raw_name, added = added.len(), "mailbox resynchronised");
+        self.add_messages(connection, state, added).await
+    }
+
+    async fn add_messages(&self, connection: &mut Connection, state: &SharedMailbox, new: Vec<u32>) -> Result<(), MailError> {
+        if new.is_empty() {
+            return Ok(());
+        }
+        if new.len() > MAX_MERGED_ROWS {
+            let mut known = lock(state);
+            known.uids.extend(new);
+            known.uids.sort_unstable();
+            known.uids.dedup();
+            known.sorted.clear();
+            return Ok(());
+        }
+        bump(&self.metrics.commands.fetch);
+        let rows: Vec<_> = connection.fetch_summaries(&new).await?.iter().map(row_from_summary).collect();
+        lock(state).merge_new(rows);
+        Ok(())
+    }
+
+    /// The UID list of `order`, from the cache or sorted by the server.
+    pub(crate) async fn sorted_list(
+        &self,
+        connection: &mut Connection,
+        account: &str,
+        raw_name: &str,
+        state: &SharedMailbox,
+        wanted: SortOrder,
+    ) -> Result<(Arc<Vec<u32>>, SortOrder), MailError> {
+        let order = self.possible_order(connection, wanted);
+        if let Some(list) = lock(state).sorted.get(&order) {
+            return Ok((list.clone(), order));
+        }
+
+        self.ensure_selected(connection, account, raw_name).await?;
+        let (list, order) = self.sort_on_server(connection, order).await?;
+        let list = Arc::new(list);
+        let mut known = lock(state);
+        if list.len() != known.uids.len() {
+            let mut all = (*list).clone();
+            all.sort_unstable();
+            let added = known.reconcile(all.clone());
+            if !added.is_empty() {
+                known.sorted.clear();
+            }
+            known.uids = all;
+        }
+        known.sorted.insert(order, list.clone());
+        Ok((list, order))
+    }
+
+    /// The order the server can give: any with SORT, arrival without.
+    fn possible_order(&self, connection: &Connection, wanted: SortOrder) -> SortOrder {
+        if connection.capabilities().sort() {
+            return wanted;
+        }
+        SortOrder {
+            field: SortField::Arrival,
+            descending: wanted.field != SortField::Arrival || wanted.descending,
+        }
+    }
+
+    async fn sort_on_server(&self, connection: &mut Connection, wanted: SortOrder) -> Result<(Vec<u32>, SortOrder), MailError> {
+        let order = self.possible_order(connection, wanted);
+        if connection.capabilities().sort() {
+            bump(&self.metrics.commands.sort);
+            let uids = connection.uid_sort(&super::sort_keys(order), &SearchCriteria::All).await?;
+            return Ok((uids, order));
+        }
+        bump(&self.metrics.commands.search);
+        let mut uids = connection.uid_search(&SearchCriteria::All).await?;
+        if order.descending {
+            uids.reverse();
+        }
+        Ok((uids, order))
+    }
+
+    /// Selects the mailbox unless the connection has it selected already
+    /// (read-write), draining the news of the mailbox it leaves into the
+    /// cache first. Returns the UIDVALIDITY.
+    pub(crate) async fn ensure_selected(&self, connection: &mut Connection, account: &str, raw_name: &str) -> Result<u32, MailError> {
+        if let Some(selected) = connection.selected() {
+            if selected.raw_name == raw_name && !selected.read_only {
+                return Ok(selected.uidvalidity);
+            }
+        }
+        self.absorb_events(connection, account);
+
+        bump(&self.metrics.commands.select);
+        match connection.select(raw_name, false).await {
+            Ok(selected) => Ok(selected.uidvalidity),
+            Err(error) => Err(self.forget_on_missing(account, raw_name, error.into())),
+        }
+    }
+
+    /// Applies a connection's pending news to the cached state of the
+    /// mailbox it has selected; a state the news cannot be applied to is
+    /// dropped, to be loaded afresh when next shown.
+    pub(crate) fn absorb_events(&self, connection: &mut Connection, account: &str) {
+        let Some(raw_name) = connection.selected().map(|s| s.raw_name.clone()) else {
+            return;
+        };
+        let events = connection.take_events();
+        if events.is_empty() {
+            return;
+        }
+        let Some(state) = self.cache.mailbox(account, &raw_name) else {
+            return;
+        };
+        let freshness = lock(&state).apply_events(&events);
+        if freshness != Freshness::Current {
+            self.cache.forget_mailbox(account, &raw_name);
+        }
+    }
+
+    /// A vanished mailbox also leaves the cache, and so does the folder list
+    /// that still named it.
+    pub(crate) fn forget_on_missing(&self, account: &str, raw_name: &str, error: MailError) -> MailError {
+        if matches!(error, MailError::MailboxNotFound) {
+            self.cache.forget_mailbox(account, raw_name);
+            self.cache.forget_folders(account);
+        }
+        error
+    }
+}
+
+/// Locks a mailbox state. A poisoned lock means a panic mid-update; the
+/// state is still structurally sound (every update keeps the invariants
+/// step by step), so it is used.
+pub(crate) fn lock(state: &SharedMailbox) -> std::sync::MutexGuard<'_, MailboxState> {
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn counts_match(state: &MailboxState, status: &MailboxStatus) -> bool {
+    status.messages.is_none_or(|m| m as usize == state.uids.len()) && status.uidnext.is_none_or(|n| n == state.uidnext)
+}
+
+fn worst(a: Freshness, b: Freshness) -> Freshness {
+    let rank = |f| match f {
+        Freshness::Current => 0,
+        Freshness::NewMessages => 1,
+        Freshness::Resync => 2,
+        Freshness::Void => 3,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
