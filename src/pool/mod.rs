@@ -568,7 +568,10 @@ impl ImapPool {
             }
             Err(ImapError::ConnectionLimit) => {
                 bump(&shared.metrics.imap_login_limit_refusals);
-                connection.close();
+                // A refused LOGIN left no session to log out of. Dropping the
+                // connection now takes it out of `open` before the caller
+                // compares that count with the cap.
+                drop(connection);
                 Err(PoolError::ServerBusy)
             }
             Err(error) if error.is_connection_lost() => Err(PoolError::Unreachable(error)),
