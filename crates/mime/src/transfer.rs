@@ -66,14 +66,21 @@ fn base64_value(byte: u8) -> Option<u8> {
 
 /// Decode base64, skipping whitespace and treating `=` as the end of one
 /// group (some senders concatenate padded blocks). Other stray bytes are
-/// skipped and flagged.
+/// skipped and flagged. Text after a padding `=` that is not base64 (a
+/// mailing list's footer appended to an encoded body: corpus
+/// spamassassin-t-data/nice/cjk_big5-base64.1) ends the data there and is
+/// left out; a footer after data that needs no padding cannot be told from
+/// damage and is decoded as such.
 pub(crate) fn decode_base64(input: &[u8]) -> TransferDecoded {
     let mut data = Vec::with_capacity(input.len() / 4 * 3);
     let mut damaged = false;
     let mut group: u32 = 0;
     let mut count = 0;
+    let last_foreign = input
+        .iter()
+        .rposition(|&b| base64_value(b).is_none() && b != b'=' && !b.is_ascii_whitespace());
 
-    for &byte in input {
+    for (at, &byte) in input.iter().enumerate() {
         if let Some(value) = base64_value(byte) {
             group = (group << 6) | u32::from(value);
             count += 1;
@@ -87,6 +94,9 @@ pub(crate) fn decode_base64(input: &[u8]) -> TransferDecoded {
             damaged |= count == 1;
             group = 0;
             count = 0;
+            if last_foreign.is_some_and(|foreign| foreign > at) {
+                return TransferDecoded { data, damaged };
+            }
         } else if !byte.is_ascii_whitespace() {
             damaged = true;
         }
@@ -170,6 +180,13 @@ mod tests {
     #[test]
     fn base64_with_padding_in_the_middle_keeps_both_blocks() {
         assert_eq!(decode_base64(b"SsM=vHI=").data, b"J\xc3\xbcr");
+    }
+
+    #[test]
+    fn text_after_the_final_padding_is_not_decoded_as_data() {
+        let decoded = decode_base64(b"SGk=\r\n\r\n____\r\nA list@example.org\r\n");
+        assert_eq!(decoded.data, b"Hi");
+        assert!(!decoded.damaged);
     }
 
     #[test]
