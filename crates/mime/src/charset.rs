@@ -24,7 +24,10 @@ pub(crate) struct Decoded {
 pub(crate) enum Charset {
     /// A decoder encoding_rs provides.
     Known(&'static Encoding),
-    /// UTF-16 with a byte order mark, or big-endian without one (RFC 2781).
+    /// UTF-16 with a byte order mark; without one, the byte order that puts
+    /// the zero bytes of ASCII characters in the high half, else big-endian
+    /// as RFC 2781 says (Outlook Express sends little-endian without a
+    /// mark: corpus spamassassin-t-data/spam/utf16.eml).
     Utf16,
     /// UTF-7 (RFC 2152).
     Utf7,
@@ -105,6 +108,8 @@ pub(crate) fn decode(bytes: &[u8], charset: Charset) -> Decoded {
         Charset::Utf16 => {
             let encoding = match bytes {
                 [0xFF, 0xFE, ..] => UTF_16LE,
+                [0xFE, 0xFF, ..] => UTF_16BE,
+                _ if looks_little_endian(bytes) => UTF_16LE,
                 _ => UTF_16BE,
             };
             let (text, _, had_errors) = encoding.decode(bytes);
@@ -119,6 +124,22 @@ pub(crate) fn decode(bytes: &[u8], charset: Charset) -> Decoded {
             Decoded { text, had_errors }
         }
     }
+}
+
+/// Whether UTF-16 without a byte order mark has more zero bytes in odd
+/// positions than in even ones, as little-endian text of mostly Latin
+/// characters has.
+fn looks_little_endian(bytes: &[u8]) -> bool {
+    let sample = &bytes[..bytes.len().min(4096)];
+    let zeros_at = |parity: usize| {
+        sample
+            .iter()
+            .skip(parity)
+            .step_by(2)
+            .filter(|&&b| b == 0)
+            .count()
+    };
+    zeros_at(1) > zeros_at(0)
 }
 
 /// UTF-8 when the bytes are valid UTF-8, else windows-1252 (which maps
@@ -199,6 +220,17 @@ mod tests {
             "Hi"
         );
         assert_eq!(decode_with_label(b"H\x00i\x00", "utf-16le").text, "Hi");
+    }
+
+    #[test]
+    fn utf16_without_bom_whose_zero_bytes_come_second_is_little_endian() {
+        let decoded = decode_with_label(b"\r\x00\n\x00D\x00e\x00a\x00r\x00", "utf-16");
+        assert_eq!(decoded.text, "\r\nDear");
+        assert!(!decoded.had_errors);
+        assert_eq!(
+            decode_with_label(b"\x00D\x00e\x00a\x00r", "utf-16").text,
+            "Dear"
+        );
     }
 
     #[test]
