@@ -41,12 +41,14 @@ impl RunningServer {
             task.abort();
         }
         let result = (&mut self.task).await.context("server task panicked")?;
+        self.state.mail.pool().shutdown().await;
         result.context("server failed")
     }
 
     /// Waits until the server ends by itself (for the binary).
     pub async fn wait(mut self) -> anyhow::Result<()> {
         let result = (&mut self.task).await.context("server task panicked")?;
+        self.state.mail.pool().shutdown().await;
         result.context("server failed")
     }
 

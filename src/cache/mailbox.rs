@@ -68,7 +68,11 @@ impl MailboxState {
         for event in events {
             match event {
                 MailboxEvent::Vanished(uids) => self.remove(uids),
-                MailboxEvent::FlagsChanged { uid: Some(uid), flags, .. } => {
+                MailboxEvent::FlagsChanged {
+                    uid: Some(uid),
+                    flags,
+                    ..
+                } => {
                     if let Some(row) = self.rows.get_mut(uid) {
                         row.set_flags(flags);
                     }
@@ -97,7 +101,9 @@ impl MailboxState {
         if status.uidvalidity.is_some_and(|v| v != self.uidvalidity) {
             return Freshness::Void;
         }
-        let count_matches = status.messages.is_none_or(|m| m as usize == self.uids.len());
+        let count_matches = status
+            .messages
+            .is_none_or(|m| m as usize == self.uids.len());
         let uidnext_matches = status.uidnext.is_none_or(|n| n == self.uidnext);
         let modseq_matches = match (status.highestmodseq, self.highestmodseq) {
             (Some(seen), Some(known)) => seen == known,
@@ -105,7 +111,7 @@ impl MailboxState {
         };
         match (count_matches, uidnext_matches, modseq_matches) {
             (true, true, true) => Freshness::Current,
-            (_, false, _) if self.uids.len() + 1 <= status.messages.unwrap_or(0) as usize => {
+            (_, false, _) if self.uids.len() < status.messages.unwrap_or(0) as usize => {
                 Freshness::NewMessages
             }
             (true, true, false) => {
@@ -136,7 +142,12 @@ impl MailboxState {
         self.uids.retain(|uid| !gone.contains(uid));
         for list in self.sorted.values_mut() {
             if list.iter().any(|uid| gone.contains(uid)) {
-                *list = Arc::new(list.iter().copied().filter(|uid| !gone.contains(uid)).collect());
+                *list = Arc::new(
+                    list.iter()
+                        .copied()
+                        .filter(|uid| !gone.contains(uid))
+                        .collect(),
+                );
             }
         }
         self.rows.retain(|uid, _| !gone.contains(uid));
@@ -146,7 +157,12 @@ impl MailboxState {
     /// there are forgotten; new ones are merged (see [`MailboxState::merge_new`]).
     pub fn reconcile(&mut self, fresh: Vec<u32>) -> Vec<u32> {
         let fresh_set: std::collections::HashSet<u32> = fresh.iter().copied().collect();
-        let gone: Vec<u32> = self.uids.iter().copied().filter(|u| !fresh_set.contains(u)).collect();
+        let gone: Vec<u32> = self
+            .uids
+            .iter()
+            .copied()
+            .filter(|u| !fresh_set.contains(u))
+            .collect();
         self.remove(&gone);
         let known: std::collections::HashSet<u32> = self.uids.iter().copied().collect();
         let added: Vec<u32> = fresh.into_iter().filter(|u| !known.contains(u)).collect();
@@ -188,7 +204,12 @@ impl MailboxState {
         }
     }
 
-    fn extend_at_newest_end(&self, order: SortOrder, list: &[u32], new_rows: &[MessageRow]) -> Option<Vec<u32>> {
+    fn extend_at_newest_end(
+        &self,
+        order: SortOrder,
+        list: &[u32],
+        new_rows: &[MessageRow],
+    ) -> Option<Vec<u32>> {
         let key = |row: &MessageRow| match order.field {
             SortField::Arrival => row.internal_date,
             SortField::Date => row.date,
@@ -197,7 +218,11 @@ impl MailboxState {
         if !matches!(order.field, SortField::Arrival | SortField::Date) {
             return None;
         }
-        let newest_known = if order.descending { list.first() } else { list.last() };
+        let newest_known = if order.descending {
+            list.first()
+        } else {
+            list.last()
+        };
         let newest_key = match newest_known {
             Some(uid) => Some(key(self.rows.get(uid)?)?),
             None => None,
@@ -252,7 +277,10 @@ mod tests {
     use chrono::{FixedOffset, TimeZone};
 
     fn row(uid: u32, minute: u32) -> MessageRow {
-        let date = FixedOffset::east_opt(0).unwrap().with_ymd_and_hms(2024, 1, 1, 10, minute, 0).unwrap();
+        let date = FixedOffset::east_opt(0)
+            .unwrap()
+            .with_ymd_and_hms(2024, 1, 1, 10, minute, 0)
+            .unwrap();
         MessageRow {
             uid,
             from: None,
@@ -275,7 +303,9 @@ mod tests {
             state.rows.insert(*uid, row(*uid, i as u32));
         }
         let newest_first: Vec<u32> = uids.iter().rev().copied().collect();
-        state.sorted.insert(SortOrder::default(), Arc::new(newest_first));
+        state
+            .sorted
+            .insert(SortOrder::default(), Arc::new(newest_first));
         state
     }
 
@@ -292,7 +322,10 @@ mod tests {
     #[test]
     fn an_expunge_by_sequence_number_asks_for_a_resync() {
         let mut state = state_with(&[1, 2, 3]);
-        assert_eq!(state.apply_events(&[MailboxEvent::Expunged { seq: 2 }]), Freshness::Resync);
+        assert_eq!(
+            state.apply_events(&[MailboxEvent::Expunged { seq: 2 }]),
+            Freshness::Resync
+        );
         assert_eq!(state.uids, vec![1, 2, 3], "nothing guessed");
     }
 
@@ -370,7 +403,10 @@ mod tests {
         };
         state.sorted.insert(by_size, Arc::new(vec![10, 11, 12]));
         state.merge_new(vec![row(13, 0)]);
-        assert!(!state.sorted.contains_key(&SortOrder::default()), "13 is older than 12");
+        assert!(
+            !state.sorted.contains_key(&SortOrder::default()),
+            "13 is older than 12"
+        );
         assert!(!state.sorted.contains_key(&by_size));
         assert!(state.uids.contains(&13));
     }

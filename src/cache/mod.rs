@@ -113,12 +113,27 @@ impl MailCache {
         self.mailboxes.invalidate(&mailbox_key(account, raw_name));
     }
 
-    pub fn body(&self, account: &str, raw_name: &str, uidvalidity: u32, uid: u32) -> Option<Arc<Vec<u8>>> {
-        self.bodies.get(&body_key(account, raw_name, uidvalidity, uid))
+    pub fn body(
+        &self,
+        account: &str,
+        raw_name: &str,
+        uidvalidity: u32,
+        uid: u32,
+    ) -> Option<Arc<Vec<u8>>> {
+        self.bodies
+            .get(&body_key(account, raw_name, uidvalidity, uid))
     }
 
-    pub fn store_body(&self, account: &str, raw_name: &str, uidvalidity: u32, uid: u32, body: Arc<Vec<u8>>) {
-        self.bodies.insert(body_key(account, raw_name, uidvalidity, uid), body);
+    pub fn store_body(
+        &self,
+        account: &str,
+        raw_name: &str,
+        uidvalidity: u32,
+        uid: u32,
+        body: Arc<Vec<u8>>,
+    ) {
+        self.bodies
+            .insert(body_key(account, raw_name, uidvalidity, uid), body);
     }
 
     /// The folder list while it is younger than the configured time to live.
@@ -137,7 +152,13 @@ impl MailCache {
 
     /// Changes the counts of one folder in a cached folder list (from a
     /// STATUS seen while validating that mailbox).
-    pub fn update_folder_counts(&self, account: &str, raw_name: &str, total: Option<u32>, unseen: Option<u32>) {
+    pub fn update_folder_counts(
+        &self,
+        account: &str,
+        raw_name: &str,
+        total: Option<u32>,
+        unseen: Option<u32>,
+    ) {
         let Some(listing) = self.folders.get(account) else {
             return;
         };
@@ -148,7 +169,11 @@ impl MailCache {
             return;
         }
         let mut changed = (*listing).clone();
-        for folder in changed.folders.iter_mut().filter(|f| f.raw_name == raw_name) {
+        for folder in changed
+            .folders
+            .iter_mut()
+            .filter(|f| f.raw_name == raw_name)
+        {
             folder.total = total.or(folder.total);
             folder.unseen = unseen.or(folder.unseen);
         }
@@ -221,6 +246,10 @@ mod tests {
         for uid in 0..200 {
             cache.store_body("alice", "INBOX", 1, uid, Arc::new(vec![0u8; 64 * 1024]));
         }
-        assert!(cache.weighted_size() <= 4 << 20, "{}", cache.weighted_size());
+        assert!(
+            cache.weighted_size() <= 4 << 20,
+            "{}",
+            cache.weighted_size()
+        );
     }
 }

@@ -161,7 +161,11 @@ impl MailService {
         request: PageRequest,
         sort: SortOrder,
     ) -> Result<MailboxPage, MailError> {
-        retry_read_once!(self, self.mailbox_page_once(credentials, raw_name, request, sort).await)
+        retry_read_once!(
+            self,
+            self.mailbox_page_once(credentials, raw_name, request, sort)
+                .await
+        )
     }
 
     async fn mailbox_page_once(
@@ -173,8 +177,12 @@ impl MailService {
     ) -> Result<MailboxPage, MailError> {
         let account = credentials.user.as_str();
         let mut connection = self.pool.borrow(credentials, Some(raw_name)).await?;
-        let state = self.validated_state(&mut connection, account, raw_name, sort).await?;
-        let (list, sort) = self.sorted_list(&mut connection, account, raw_name, &state, sort).await?;
+        let state = self
+            .validated_state(&mut connection, account, raw_name, sort)
+            .await?;
+        let (list, sort) = self
+            .sorted_list(&mut connection, account, raw_name, &state, sort)
+            .await?;
 
         let total = list.len();
         let page_size = self.page_size;
@@ -184,10 +192,15 @@ impl MailService {
 
         let missing: Vec<u32> = {
             let known = lock(&state);
-            window.iter().copied().filter(|uid| !known.rows.contains_key(uid)).collect()
+            window
+                .iter()
+                .copied()
+                .filter(|uid| !known.rows.contains_key(uid))
+                .collect()
         };
         if !missing.is_empty() {
-            self.ensure_selected(&mut connection, account, raw_name).await?;
+            self.ensure_selected(&mut connection, account, raw_name)
+                .await?;
             bump(&self.metrics.commands.fetch);
             let fetched = connection.fetch_summaries(&missing).await?;
             let mut known = lock(&state);
@@ -200,7 +213,10 @@ impl MailService {
 
         let (rows, uidvalidity) = {
             let known = lock(&state);
-            let rows = window.iter().filter_map(|uid| known.rows.get(uid).cloned()).collect();
+            let rows = window
+                .iter()
+                .filter_map(|uid| known.rows.get(uid).cloned())
+                .collect();
             (rows, known.uidvalidity)
         };
         self.cache.store_mailbox(account, raw_name, state);
@@ -232,7 +248,9 @@ fn window_start(list: &[u32], request: PageRequest, page_size: usize, page_count
             return position.saturating_sub(page_size);
         }
     }
-    let page = usize::try_from(request.page.max(1)).unwrap_or(1).min(page_count);
+    let page = usize::try_from(request.page.max(1))
+        .unwrap_or(1)
+        .min(page_count);
     (page - 1) * page_size
 }
 
@@ -309,28 +327,48 @@ mod tests {
     #[test]
     fn next_continues_after_the_last_row_seen_even_when_mail_arrived() {
         let list: Vec<u32> = (1..=45).rev().collect();
-        let plain = PageRequest { page: 2, after: None, before: None };
+        let plain = PageRequest {
+            page: 2,
+            after: None,
+            before: None,
+        };
         assert_eq!(window_start(&list, plain, 20, 3), 20);
 
         let mut shifted = vec![47, 46];
         shifted.extend(&list);
-        let anchored = PageRequest { page: 2, after: Some(26), before: None };
+        let anchored = PageRequest {
+            page: 2,
+            after: Some(26),
+            before: None,
+        };
         assert_eq!(shifted[window_start(&shifted, anchored, 20, 3)], 25);
     }
 
     #[test]
     fn an_anchor_that_vanished_falls_back_to_the_page_number() {
         let list: Vec<u32> = (1..=45).rev().collect();
-        let request = PageRequest { page: 3, after: Some(999), before: None };
+        let request = PageRequest {
+            page: 3,
+            after: Some(999),
+            before: None,
+        };
         assert_eq!(window_start(&list, request, 20, 3), 40);
-        let too_far = PageRequest { page: 99, after: None, before: None };
+        let too_far = PageRequest {
+            page: 99,
+            after: None,
+            before: None,
+        };
         assert_eq!(window_start(&list, too_far, 20, 3), 40);
     }
 
     #[test]
     fn previous_ends_right_before_the_first_row_seen() {
         let list: Vec<u32> = (1..=45).rev().collect();
-        let request = PageRequest { page: 1, after: None, before: Some(25) };
+        let request = PageRequest {
+            page: 1,
+            after: None,
+            before: Some(25),
+        };
         assert_eq!(window_start(&list, request, 20, 3), 0);
     }
 }

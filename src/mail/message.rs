@@ -43,7 +43,8 @@ impl MailService {
     ) -> Result<OpenedMessage, MailError> {
         retry_read_once!(
             self,
-            self.open_message_once(credentials, raw_name, uidvalidity, uid, mark_seen).await
+            self.open_message_once(credentials, raw_name, uidvalidity, uid, mark_seen)
+                .await
         )
     }
 
@@ -71,10 +72,14 @@ impl MailService {
         let mut row = match cached_row {
             Some(row) => row,
             None => {
-                self.ensure_selected(&mut connection, account, raw_name).await?;
+                self.ensure_selected(&mut connection, account, raw_name)
+                    .await?;
                 bump(&self.metrics.commands.fetch);
                 let summary = connection.fetch_summaries(&[uid]).await?;
-                let row = summary.first().map(row_from_summary).ok_or(MailError::MessageGone)?;
+                let row = summary
+                    .first()
+                    .map(row_from_summary)
+                    .ok_or(MailError::MessageGone)?;
                 lock(&state).rows.insert(uid, row.clone());
                 row
             }
@@ -83,7 +88,8 @@ impl MailService {
         let raw = match self.cache.body(account, raw_name, uidvalidity, uid) {
             Some(raw) => raw,
             None => {
-                self.ensure_selected(&mut connection, account, raw_name).await?;
+                self.ensure_selected(&mut connection, account, raw_name)
+                    .await?;
                 bump(&self.metrics.commands.fetch);
                 let raw = match connection.fetch_message(uid, self.max_message_bytes).await {
                     Ok(Some(raw)) => Arc::new(raw),
@@ -95,15 +101,19 @@ impl MailService {
                     }
                     Err(error) => return Err(error.into()),
                 };
-                self.cache.store_body(account, raw_name, uidvalidity, uid, raw.clone());
+                self.cache
+                    .store_body(account, raw_name, uidvalidity, uid, raw.clone());
                 raw
             }
         };
 
         if mark_seen && row.unread {
-            self.ensure_selected(&mut connection, account, raw_name).await?;
+            self.ensure_selected(&mut connection, account, raw_name)
+                .await?;
             bump(&self.metrics.commands.store);
-            connection.store_flags(&[uid], FlagOp::Add, &["\\Seen"]).await?;
+            connection
+                .store_flags(&[uid], FlagOp::Add, &["\\Seen"])
+                .await?;
             let mut flags = row.flags.clone();
             flags.push("\\Seen".to_owned());
             row.set_flags(&flags);
@@ -112,7 +122,8 @@ impl MailService {
             known.unseen = known.unseen.map(|n| n.saturating_sub(1));
             let (total, unseen) = (known.uids.len() as u32, known.unseen);
             drop(known);
-            self.cache.update_folder_counts(account, raw_name, Some(total), unseen);
+            self.cache
+                .update_folder_counts(account, raw_name, Some(total), unseen);
         }
         self.absorb_events(&mut connection, account);
 

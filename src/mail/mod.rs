@@ -116,10 +116,18 @@ macro_rules! retry_read_once {
 }
 pub(crate) use retry_read_once;
 
-/// The SORT keys of an order. Ties are broken by arrival, in the same
-/// direction, so that pages are stable.
+/// The SORT keys of an order, always ascending: a descending order is the
+/// ascending list reversed by the caller. Ties are broken by arrival, so
+/// that pages are stable.
+///
+/// Asking the server for REVERSE keys would be equivalent by RFC 5256, but
+/// Dovecot 2.3 answers `(REVERSE FROM REVERSE ARRIVAL)` in a wrong order on
+/// a session that saw a message arrive after it first sorted (the new
+/// message lands among older ones); `(FROM ARRIVAL)` stays right. The
+/// freshness tests compare a long-lived session with a fresh one in every
+/// order and caught this.
 pub(crate) fn sort_keys(order: SortOrder) -> Vec<mailfront_imap::SortKey> {
-    use mailfront_imap::SortField as Imap;
+    use mailfront_imap::{SortField as Imap, SortKey};
 
     let field = match order.field {
         SortField::Arrival => Imap::Arrival,
@@ -128,13 +136,9 @@ pub(crate) fn sort_keys(order: SortOrder) -> Vec<mailfront_imap::SortKey> {
         SortField::Subject => Imap::Subject,
         SortField::Size => Imap::Size,
     };
-    let key = |field| mailfront_imap::SortKey {
-        field,
-        reverse: order.descending,
-    };
     if field == Imap::Arrival {
-        vec![key(Imap::Arrival)]
+        vec![SortKey::ascending(Imap::Arrival)]
     } else {
-        vec![key(field), key(Imap::Arrival)]
+        vec![SortKey::ascending(field), SortKey::ascending(Imap::Arrival)]
     }
 }

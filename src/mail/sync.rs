@@ -2,8 +2,9 @@
 //!
 //! Every use of a cached state starts with the cheapest check the server
 //! allows: one STATUS (MESSAGES UNSEEN UIDNEXT UIDVALIDITY, HIGHESTMODSEQ
-//! with CONDSTORE), which on a connection that has the mailbox selected also
-//! delivers the server's pending untagged news. News by UID (VANISHED, FETCH
+//! with CONDSTORE), preceded by a NOOP on a connection that has the mailbox
+//! selected, so that the server syncs that connection's view and delivers
+//! its pending untagged news. News by UID (VANISHED, FETCH
 //! with UID, as QRESYNC servers send it) is applied piecemeal; new messages
 //! are looked up from the last known UIDNEXT and merged; anything else
 //! (news by sequence number, flag changes the cache cannot name, a count
@@ -13,7 +14,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use mailfront_imap::{Connection, MailboxStatus, SearchCriteria};
+use mailfront_imap::{Connection, MailboxEvent, MailboxStatus, SearchCriteria};
 
 use super::listing::row_from_summary;
 use super::{MailError, MailService, SortField, SortOrder};
@@ -39,18 +40,40 @@ impl MailService {
         };
 
         bump(&self.metrics.cache_validity_checks);
+        let selected_here = connection
+            .selected()
+            .is_some_and(|s| s.raw_name == raw_name);
+        let mut events = Vec::new();
+        if selected_here {
+            // A server reports others' changes to a selected mailbox only
+            // when it syncs, which NOOP makes it do; STATUS alone may answer
+            // from the connection's older view.
+            bump(&self.metrics.commands.noop);
+            connection.noop().await?;
+            events = connection.take_events();
+        } else {
+            self.absorb_events(connection, account);
+        }
         bump(&self.metrics.commands.status);
         let status = match connection.status(raw_name).await {
             Ok(status) => status,
             Err(error) => return Err(self.forget_on_missing(account, raw_name, error.into())),
         };
-        let selected_here = connection.selected().is_some_and(|s| s.raw_name == raw_name);
-        let events = if selected_here {
-            connection.take_events()
-        } else {
-            self.absorb_events(connection, account);
-            Vec::new()
-        };
+        if selected_here {
+            events.extend(connection.take_events());
+        }
+        if events
+            .iter()
+            .any(|e| matches!(e, MailboxEvent::EventsDropped))
+        {
+            tracing::debug!(
+                mailbox = raw_name,
+                "server lost the selected view; selecting again"
+            );
+            self.cache.forget_mailbox(account, raw_name);
+            self.select_again(connection, account, raw_name).await?;
+            return self.load_state(connection, account, raw_name, order).await;
+        }
 
         let freshness = {
             let mut known = lock(&state);
@@ -74,20 +97,30 @@ impl MailService {
                 self.cache.forget_mailbox(account, raw_name);
                 return self.load_state(connection, account, raw_name, order).await;
             }
-            Freshness::NewMessages => self.merge_new_messages(connection, account, raw_name, &state).await?,
-            Freshness::Resync => self.resync(connection, account, raw_name, &state, &status).await?,
+            Freshness::NewMessages => {
+                self.merge_new_messages(connection, account, raw_name, &state)
+                    .await?
+            }
+            Freshness::Resync => {
+                self.resync(connection, account, raw_name, &state, &status)
+                    .await?
+            }
         }
 
         let consistent = {
             let mut known = lock(&state);
             known.note_status(&status);
-            status.messages.is_none_or(|m| m as usize == known.uids.len())
+            status
+                .messages
+                .is_none_or(|m| m as usize == known.uids.len())
         };
         if !consistent {
-            self.resync(connection, account, raw_name, &state, &status).await?;
+            self.resync(connection, account, raw_name, &state, &status)
+                .await?;
         }
         tracing::debug!(mailbox = raw_name, ?freshness, "cache validated");
-        self.cache.update_folder_counts(account, raw_name, status.messages, status.unseen);
+        self.cache
+            .update_folder_counts(account, raw_name, status.messages, status.unseen);
         Ok(state)
     }
 
@@ -134,7 +167,9 @@ impl MailService {
             (known.uidnext, known.uids.last().copied().unwrap_or(0))
         };
         bump(&self.metrics.commands.search);
-        let found = connection.uid_search(&SearchCriteria::UidsFrom(from)).await?;
+        let found = connection
+            .uid_search(&SearchCriteria::UidsFrom(from))
+            .await?;
         let new: Vec<u32> = found.into_iter().filter(|uid| *uid > last_known).collect();
         self.add_messages(connection, state, new).await
     }
@@ -168,11 +203,20 @@ impl MailService {
             }
             known.reconcile(fresh)
         };
-        tracing::debug!(mailbox = raw_name, added = added.len(), "mailbox resynchronised");
+        tracing::debug!(
+            mailbox = raw_name,
+            added = added.len(),
+            "mailbox resynchronised"
+        );
         self.add_messages(connection, state, added).await
     }
 
-    async fn add_messages(&self, connection: &mut Connection, state: &SharedMailbox, new: Vec<u32>) -> Result<(), MailError> {
+    async fn add_messages(
+        &self,
+        connection: &mut Connection,
+        state: &SharedMailbox,
+        new: Vec<u32>,
+    ) -> Result<(), MailError> {
         if new.is_empty() {
             return Ok(());
         }
@@ -185,7 +229,12 @@ impl MailService {
             return Ok(());
         }
         bump(&self.metrics.commands.fetch);
-        let rows: Vec<_> = connection.fetch_summaries(&new).await?.iter().map(row_from_summary).collect();
+        let rows: Vec<_> = connection
+            .fetch_summaries(&new)
+            .await?
+            .iter()
+            .map(row_from_summary)
+            .collect();
         lock(state).merge_new(rows);
         Ok(())
     }
@@ -232,11 +281,20 @@ impl MailService {
         }
     }
 
-    async fn sort_on_server(&self, connection: &mut Connection, wanted: SortOrder) -> Result<(Vec<u32>, SortOrder), MailError> {
+    async fn sort_on_server(
+        &self,
+        connection: &mut Connection,
+        wanted: SortOrder,
+    ) -> Result<(Vec<u32>, SortOrder), MailError> {
         let order = self.possible_order(connection, wanted);
         if connection.capabilities().sort() {
             bump(&self.metrics.commands.sort);
-            let uids = connection.uid_sort(&super::sort_keys(order), &SearchCriteria::All).await?;
+            let mut uids = connection
+                .uid_sort(&super::sort_keys(order), &SearchCriteria::All)
+                .await?;
+            if order.descending {
+                uids.reverse();
+            }
             return Ok((uids, order));
         }
         bump(&self.metrics.commands.search);
@@ -250,12 +308,28 @@ impl MailService {
     /// Selects the mailbox unless the connection has it selected already
     /// (read-write), draining the news of the mailbox it leaves into the
     /// cache first. Returns the UIDVALIDITY.
-    pub(crate) async fn ensure_selected(&self, connection: &mut Connection, account: &str, raw_name: &str) -> Result<u32, MailError> {
+    pub(crate) async fn ensure_selected(
+        &self,
+        connection: &mut Connection,
+        account: &str,
+        raw_name: &str,
+    ) -> Result<u32, MailError> {
         if let Some(selected) = connection.selected() {
             if selected.raw_name == raw_name && !selected.read_only {
                 return Ok(selected.uidvalidity);
             }
         }
+        self.select_again(connection, account, raw_name).await
+    }
+
+    /// Selects the mailbox even when it is selected already, draining the
+    /// news of the mailbox it leaves into the cache first.
+    async fn select_again(
+        &self,
+        connection: &mut Connection,
+        account: &str,
+        raw_name: &str,
+    ) -> Result<u32, MailError> {
         self.absorb_events(connection, account);
 
         bump(&self.metrics.commands.select);
@@ -287,7 +361,12 @@ impl MailService {
 
     /// A vanished mailbox also leaves the cache, and so does the folder list
     /// that still named it.
-    pub(crate) fn forget_on_missing(&self, account: &str, raw_name: &str, error: MailError) -> MailError {
+    pub(crate) fn forget_on_missing(
+        &self,
+        account: &str,
+        raw_name: &str,
+        error: MailError,
+    ) -> MailError {
         if matches!(error, MailError::MailboxNotFound) {
             self.cache.forget_mailbox(account, raw_name);
             self.cache.forget_folders(account);
@@ -300,11 +379,16 @@ impl MailService {
 /// state is still structurally sound (every update keeps the invariants
 /// step by step), so it is used.
 pub(crate) fn lock(state: &SharedMailbox) -> std::sync::MutexGuard<'_, MailboxState> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn counts_match(state: &MailboxState, status: &MailboxStatus) -> bool {
-    status.messages.is_none_or(|m| m as usize == state.uids.len()) && status.uidnext.is_none_or(|n| n == state.uidnext)
+    status
+        .messages
+        .is_none_or(|m| m as usize == state.uids.len())
+        && status.uidnext.is_none_or(|n| n == state.uidnext)
 }
 
 fn worst(a: Freshness, b: Freshness) -> Freshness {

@@ -81,6 +81,8 @@ struct PoolShared {
     node_slots: Arc<Semaphore>,
     /// Key of the password fingerprints, random per process.
     fingerprint_key: [u8; 32],
+    /// Set when the node stops: connections coming back are closed.
+    closed: Arc<std::sync::atomic::AtomicBool>,
     metrics: Arc<Metrics>,
 }
 
@@ -153,6 +155,8 @@ pub struct PooledConnection {
     _lend_slot: OwnedSemaphorePermit,
     mode: PoolMode,
     fresh: bool,
+    /// The pool's shut-down flag.
+    closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PooledConnection {
@@ -194,7 +198,7 @@ impl Drop for PooledConnection {
             );
             return;
         }
-        if self.mode == PoolMode::LoginPerRequest {
+        if self.mode == PoolMode::LoginPerRequest || self.closed.load(Ordering::SeqCst) {
             connection.close();
             return;
         }
@@ -232,6 +236,7 @@ impl ImapPool {
                 resolver,
                 accounts: Mutex::new(HashMap::new()),
                 fingerprint_key,
+                closed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
                 metrics,
             }),
         }
@@ -266,6 +271,7 @@ impl ImapPool {
                     _lend_slot: slot,
                     mode: self.shared.settings.mode,
                     fresh: false,
+                    closed: self.shared.closed.clone(),
                 });
             }
         }
@@ -310,6 +316,31 @@ impl ImapPool {
         if none_left {
             self.close_idle(user);
         }
+    }
+
+    /// Logs out every idle connection of every account and waits (bounded
+    /// by the command timeout) for the LOGOUTs; used when the node stops.
+    /// Connections lent at that moment are closed when they come back.
+    pub async fn shutdown(&self) {
+        let accounts: Vec<Arc<AccountPool>> = {
+            let map = self.shared.accounts.lock().expect("accounts lock poisoned");
+            map.values().cloned().collect()
+        };
+        let mut logouts = Vec::new();
+        for account in accounts {
+            let idle: Vec<IdleConnection> =
+                std::mem::take(&mut *account.idle.lock().expect("idle"));
+            for mut entry in idle {
+                if let Some(imap) = entry.connection.imap.take() {
+                    logouts.push(async move {
+                        imap.logout().await;
+                        drop(entry);
+                    });
+                }
+            }
+        }
+        futures_util::future::join_all(logouts).await;
+        self.shared.closed.store(true, Ordering::SeqCst);
     }
 
     /// Number of connections of the account open on this node.
@@ -487,6 +518,7 @@ impl ImapPool {
                         _lend_slot: slot,
                         mode: self.shared.settings.mode,
                         fresh: true,
+                        closed: self.shared.closed.clone(),
                     })
                 }
                 Err(PoolError::ServerBusy) => {
@@ -512,6 +544,7 @@ impl ImapPool {
                                 _lend_slot: slot,
                                 mode: self.shared.settings.mode,
                                 fresh: false,
+                                closed: self.shared.closed.clone(),
                             });
                         }
                     }

@@ -41,8 +41,23 @@ pub fn settings_for(dovecot: &Dovecot, data_dir: &std::path::Path) -> SettingsLa
     }
 }
 
+/// Logs of the node to stderr when `MAILFRONT_TEST_LOG` names a filter
+/// (for example `mailfront=debug`).
+fn init_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("MAILFRONT_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
 impl Node {
     pub async fn start(layer: SettingsLayer) -> Node {
+        init_logging();
         let data_dir = layer.data_dir.clone().expect("tests set a data folder");
         let settings = Settings::resolve(layer).expect("test settings are valid");
         let server = mailfront::server::start(settings)

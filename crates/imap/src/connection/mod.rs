@@ -590,6 +590,7 @@ impl Connection {
                 if let Some(code) = &status.code {
                     self.observe_code(code, &status.text);
                 }
+                self.mailbox.observe_trouble(status.kind);
             }
             Untagged::Capability(caps) => self.set_capabilities(caps.clone()),
             other => self.mailbox.observe(other),

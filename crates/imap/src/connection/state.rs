@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use crate::types::{MailboxEvent, SelectedMailbox};
 use crate::wire::fetch::FetchData;
-use crate::wire::response::{Code, Untagged};
+use crate::wire::response::{Code, StatusKind, Untagged};
 
 /// The most events kept between two calls of `take_events`.
 pub(crate) const MAX_EVENTS: usize = 10_000;
@@ -92,6 +92,17 @@ impl MailboxState {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Notes an untagged NO or BAD. While a mailbox is selected it means the
+    /// server could not bring this connection's view up to date (Dovecot
+    /// says so after another client deleted and recreated the mailbox):
+    /// what the caller knows must be checked afresh.
+    pub fn observe_trouble(&mut self, kind: StatusKind) {
+        let trouble = matches!(kind, StatusKind::No | StatusKind::Bad);
+        if trouble && self.pending.is_none() && self.current().is_some() {
+            self.push_mailbox_event(MailboxEvent::EventsDropped);
         }
     }
 

@@ -37,6 +37,8 @@ pub enum MailboxEvent {
         /// The new value.
         new: u32,
     },
-    /// The queue overflowed and earlier events were lost; revalidate.
+    /// The queue overflowed and earlier events were lost, or the server said
+    /// NO or BAD about the selected mailbox outside a command's answer:
+    /// revalidate.
     EventsDropped,
 }

@@ -1,0 +1,309 @@
+//! The cache is never stale: between page views a second IMAP client (the
+//! user's phone) changes the mailbox, and every page mailfront then shows
+//! equals what a node with an empty cache shows, in every sort order.
+
+mod app;
+mod support;
+
+use app::{settings_for, Browser, Node};
+use support::{Dovecot, ImapTestClient};
+
+const ORDERS: [&str; 10] = [
+    "arrival-desc",
+    "arrival-asc",
+    "date-desc",
+    "date-asc",
+    "from-asc",
+    "from-desc",
+    "subject-asc",
+    "subject-desc",
+    "size-desc",
+    "size-asc",
+];
+
+/// A message whose sort keys differ from its arrival position.
+fn message(n: u32, subject: &str) -> Vec<u8> {
+    let sender = ["zoe", "adam", "mia", "bob", "lea"][(n % 5) as usize];
+    let day = (n * 7) % 28 + 1;
+    let padding = "x".repeat(((n * 37) % 400) as usize);
+    format!(
+        "From: {sender} <{sender}@example.org>\r\nTo: reader@example.org\r\nSubject: {subject}\r\n\
+         Date: {day:02} Feb 2024 08:{:02}:00 +0000\r\nMessage-ID: <fresh-{n}-{subject}@example.org>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{padding}\r\n",
+        n % 60
+    )
+    .into_bytes()
+}
+
+fn fill(client: &mut ImapTestClient, mailbox: &str, count: u32) {
+    for n in 1..=count {
+        let arrival = format!("{:02}-Mar-2024 09:{:02}:00 +0000", n % 28 + 1, n % 60);
+        client.append(
+            mailbox,
+            "()",
+            Some(&arrival),
+            &message(n, &format!("subject {n:02}")),
+        );
+    }
+}
+
+/// Every page's subjects, from page 1 to the last.
+async fn all_pages(browser: &Browser, mailbox: &str, order: &str) -> Vec<Vec<String>> {
+    let first = browser
+        .get(&format!("/mail/{mailbox}?sort={order}&page=1"))
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let count = first
+        .texts("nav.pager .position")
+        .first()
+        .and_then(|t| {
+            t.split(" of ")
+                .nth(1)
+                .and_then(|r| r.split(' ').next())
+                .map(str::to_owned)
+        })
+        .and_then(|n| n.parse::<usize>().ok())
+        .expect("pager shows the page count");
+    let mut pages = vec![first.texts("td.subject")];
+    for page in 2..=count {
+        let next = browser
+            .get(&format!("/mail/{mailbox}?sort={order}&page={page}"))
+            .await;
+        pages.push(next.texts("td.subject"));
+    }
+    pages
+}
+
+/// What a node with an empty cache shows.
+async fn truth(
+    dovecot: &Dovecot,
+    user: &str,
+    password: &str,
+    mailbox: &str,
+    order: &str,
+) -> Vec<Vec<String>> {
+    let data = app::scratch_dir(&format!("truth-{user}"));
+    let node = Node::start(settings_for(dovecot, &data)).await;
+    let browser = Browser::signed_in(&node.base, user, password).await;
+    let pages = all_pages(&browser, mailbox, order).await;
+    node.stop().await;
+    pages
+}
+
+#[tokio::test]
+async fn changes_from_another_client_show_in_every_sort_order() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("fresh");
+    let mut phone = dovecot.client(&user, &password);
+    fill(&mut phone, "INBOX", 45);
+
+    let data = app::scratch_dir("fresh");
+    let node = Node::start(settings_for(dovecot, &data)).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    for (round, order) in ORDERS.iter().enumerate() {
+        let round = round as u32;
+        let before = all_pages(&browser, "INBOX", order).await;
+        assert_eq!(
+            before,
+            truth(dovecot, &user, &password, "INBOX", order).await,
+            "{order}: cold"
+        );
+
+        let subject = format!("arrived {round:02}");
+        let arrival = format!("01-Apr-2024 12:{round:02}:00 +0000");
+        phone.append(
+            "INBOX",
+            "()",
+            Some(&arrival),
+            &message(100 + round, &subject),
+        );
+        let after_arrival = all_pages(&browser, "INBOX", order).await;
+        assert!(
+            after_arrival.concat().contains(&subject),
+            "{order}: new message missing"
+        );
+        assert_eq!(
+            after_arrival,
+            truth(dovecot, &user, &password, "INBOX", order).await,
+            "{order}: after arrival"
+        );
+
+        let victim = after_arrival[1][3].clone();
+        let victim_uid = uid_of(&mut phone, &victim);
+        phone.select("INBOX");
+        phone.expunge_uid(victim_uid);
+        let first = browser.get(&format!("/mail/INBOX?sort={order}")).await;
+        assert_eq!(first.status, 200);
+        let second = browser
+            .get(&format!("/mail/INBOX?sort={order}&page=2"))
+            .await;
+        assert!(
+            !second.texts("td.subject").contains(&victim),
+            "{order}: expunged {victim} still shown"
+        );
+        let after_expunge = all_pages(&browser, "INBOX", order).await;
+        assert_eq!(
+            after_expunge,
+            truth(dovecot, &user, &password, "INBOX", order).await,
+            "{order}: after expunge"
+        );
+
+        let flagged = after_expunge[0][1].clone();
+        let flagged_uid = uid_of(&mut phone, &flagged);
+        phone.store(flagged_uid, "+FLAGS (\\Flagged)");
+        let page = browser.get(&format!("/mail/INBOX?sort={order}")).await;
+        assert!(
+            page.texts("tr.flagged td.subject").contains(&flagged),
+            "{order}: flag not shown"
+        );
+        phone.store(flagged_uid, "-FLAGS (\\Flagged)");
+        let page = browser.get(&format!("/mail/INBOX?sort={order}")).await;
+        assert!(
+            !page.texts("tr.flagged td.subject").contains(&flagged),
+            "{order}: unflag not shown"
+        );
+    }
+    phone.logout();
+    node.stop().await;
+}
+
+/// The UID of the message with this subject, asked of the server.
+fn uid_of(client: &mut ImapTestClient, subject: &str) -> u32 {
+    client.select("INBOX");
+    let lines = client
+        .command(&format!("UID SEARCH SUBJECT \"{subject}\""))
+        .expect("search works");
+    lines
+        .iter()
+        .find_map(|line| line.strip_prefix("* SEARCH "))
+        .and_then(|rest| rest.split_whitespace().last())
+        .and_then(|uid| uid.parse().ok())
+        .unwrap_or_else(|| panic!("{subject} not found: {lines:?}"))
+}
+
+#[tokio::test]
+async fn reading_through_mailfront_updates_the_list_at_once() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("ownchange");
+    let mut phone = dovecot.client(&user, &password);
+    fill(&mut phone, "INBOX", 5);
+    phone.logout();
+    let data = app::scratch_dir("ownchange");
+    let node = Node::start(settings_for(dovecot, &data)).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    let list = browser.get("/mail/INBOX").await;
+    assert_eq!(list.attrs("tr.unread", "class").len(), 5);
+    let unread_before = list.texts("nav.folders li.current .unseen");
+    assert_eq!(unread_before, vec!["5"]);
+    let href = list.attrs("td.subject a", "href")[0].clone();
+    assert_eq!(browser.get(&href).await.status, 200);
+
+    let list = browser.get("/mail/INBOX").await;
+    assert_eq!(list.attrs("tr.unread", "class").len(), 4);
+    assert_eq!(list.texts("nav.folders li.current .unseen"), vec!["4"]);
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn a_recreated_mailbox_never_shows_an_old_link_as_another_message() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("recreate");
+    let mut phone = dovecot.client(&user, &password);
+    phone.create("Box");
+    fill(&mut phone, "Box", 3);
+
+    let data = app::scratch_dir("recreate");
+    let node = Node::start(settings_for(dovecot, &data)).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+    let list = browser.get("/mail/Box").await;
+    let old_link = list.attrs("td.subject a", "href")[0].clone();
+    assert_eq!(browser.get(&old_link).await.status, 200);
+
+    phone.delete_mailbox("Box");
+    phone.create("Box");
+    phone.append("Box", "()", None, &message(7, "reborn one"));
+    phone.append("Box", "()", None, &message(8, "reborn two"));
+    phone.append("Box", "()", None, &message(9, "reborn three"));
+
+    let list = browser.get("/mail/Box").await;
+    let mut subjects = list.texts("td.subject");
+    subjects.sort();
+    assert_eq!(subjects, vec!["reborn one", "reborn three", "reborn two"]);
+    let stale = browser.get(&old_link).await;
+    assert_eq!(stale.status, 404);
+    assert!(stale.text().contains("This message was deleted or moved"));
+    phone.logout();
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn a_renamed_or_deleted_folder_shows_as_gone() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("renamed");
+    let mut phone = dovecot.client(&user, &password);
+    phone.create("Old");
+    phone.create("Doomed");
+    fill(&mut phone, "Old", 2);
+
+    let data = app::scratch_dir("renamed");
+    let node = Node::start(settings_for(dovecot, &data)).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+    assert_eq!(browser.get("/mail/Old").await.status, 200);
+    assert_eq!(browser.get("/mail/Doomed").await.status, 200);
+
+    phone.rename_mailbox("Old", "New");
+    phone.delete_mailbox("Doomed");
+    for gone in ["/mail/Old", "/mail/Doomed"] {
+        let page = browser.get(gone).await;
+        assert_eq!(page.status, 404, "{gone}");
+        assert!(page.text().contains("This folder does not exist"));
+    }
+    let inbox = browser.get("/mail/INBOX").await;
+    let labels = inbox.texts("nav.folders li a");
+    assert!(
+        labels.contains(&"New".to_owned()) && !labels.contains(&"Old".to_owned()),
+        "{labels:?}"
+    );
+    phone.logout();
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_expunged_between_list_and_open_reads_as_deleted() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("between");
+    let mut phone = dovecot.client(&user, &password);
+    fill(&mut phone, "INBOX", 3);
+
+    let data = app::scratch_dir("between");
+    let node = Node::start(settings_for(dovecot, &data)).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+    let list = browser.get("/mail/INBOX").await;
+    let links = list.attrs("td.subject a", "href");
+    let subjects = list.texts("td.subject");
+    assert_eq!(browser.get(&links[1]).await.status, 200, "cached body");
+
+    for (link, subject) in links.iter().zip(&subjects).take(2) {
+        let uid = uid_of(&mut phone, subject);
+        phone.select("INBOX");
+        phone.expunge_uid(uid);
+        let page = browser.get(link).await;
+        assert_eq!(page.status, 404, "{subject}");
+        assert!(page.text().contains("This message was deleted or moved"));
+        assert!(!page.text().contains("subject 0"), "no other message shown");
+    }
+    phone.logout();
+    node.stop().await;
+}
