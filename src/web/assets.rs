@@ -27,7 +27,10 @@ pub async fn stylesheet() -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(locks) = &state.local_locks {
         let waited = locks.counters().waited.load(Ordering::Relaxed);
-        state.metrics.session_lock_waits.store(waited, Ordering::Relaxed);
+        state
+            .metrics
+            .session_lock_waits
+            .store(waited, Ordering::Relaxed);
     }
     (
         [(

@@ -206,11 +206,15 @@ fn build_view(
     let pager = Pager {
         first: (!is_first).then(|| link(1)),
         prev: (!is_first).then(|| {
-            let anchor = first_uid.map(|uid| format!("&before={uid}")).unwrap_or_default();
+            let anchor = first_uid
+                .map(|uid| format!("&before={uid}"))
+                .unwrap_or_default();
             format!("{}{anchor}", link(listing.page.saturating_sub(1).max(1)))
         }),
         next: (!is_last).then(|| {
-            let anchor = last_uid.map(|uid| format!("&after={uid}")).unwrap_or_default();
+            let anchor = last_uid
+                .map(|uid| format!("&after={uid}"))
+                .unwrap_or_default();
             format!("{}{anchor}", link(listing.page + 1))
         }),
         last: (!is_last).then(|| link(listing.page_count)),

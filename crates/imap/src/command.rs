@@ -395,7 +395,10 @@ mod tests {
     #[test]
     fn empty_uid_sets_match_nothing_instead_of_breaking_syntax() {
         let from = search_key(Command::new("UID SEARCH"), &SearchCriteria::UidsFrom(17)).unwrap();
-        assert_eq!(String::from_utf8(wire(&from)).unwrap(), "UID SEARCH UID 17:*");
+        assert_eq!(
+            String::from_utf8(wire(&from)).unwrap(),
+            "UID SEARCH UID 17:*"
+        );
         let cmd = search_key(Command::new("UID SEARCH"), &SearchCriteria::Uids(vec![])).unwrap();
 
         assert_eq!(wire(&cmd), b"UID SEARCH NOT ALL");
