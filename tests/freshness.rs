@@ -307,3 +307,60 @@ async fn a_message_expunged_between_list_and_open_reads_as_deleted() {
     phone.logout();
     node.stop().await;
 }
+
+/// The value of one line of the node's metrics page.
+async fn metric(browser: &Browser, name: &str) -> u64 {
+    let page = browser.get("/metrics").await;
+    page.text()
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(name)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
+        .unwrap_or_else(|| panic!("{name} missing from metrics"))
+}
+
+#[tokio::test]
+async fn the_next_page_is_prefetched_and_served_without_a_fetch() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("prefetch");
+    let mut phone = dovecot.client(&user, &password);
+    fill(&mut phone, "INBOX", 45);
+    phone.logout();
+    let data = app::scratch_dir("prefetch");
+    let node = Node::start(settings_for(dovecot, &data)).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+    let fetches = r#"mailfront_imap_commands_total{kind="fetch"}"#;
+
+    let before = metric(&browser, fetches).await;
+    let first = browser.get("/mail/INBOX").await;
+    let next = first.attrs("a[rel=next]", "href")[0].clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut prefetched = metric(&browser, fetches).await;
+    while prefetched < before + 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        prefetched = metric(&browser, fetches).await;
+    }
+    assert_eq!(
+        prefetched,
+        before + 2,
+        "the page's rows, then the next window in the background"
+    );
+
+    let second = browser.get(&next).await;
+    assert_eq!(second.texts("td.subject").len(), 20);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut after_second = metric(&browser, fetches).await;
+    while after_second < prefetched + 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        after_second = metric(&browser, fetches).await;
+    }
+    assert_eq!(
+        after_second,
+        prefetched + 1,
+        "page 2 from the cache; only page 3 prefetched"
+    );
+    node.stop().await;
+}

@@ -210,6 +210,13 @@ impl MailService {
         }
         self.absorb_events(&mut connection, account);
         drop(connection);
+        let next_window: Vec<u32> = list
+            .iter()
+            .skip(start + page_size)
+            .take(page_size)
+            .copied()
+            .collect();
+        self.prefetch_rows(credentials, raw_name, &state, next_window);
 
         let (rows, uidvalidity) = {
             let known = lock(&state);

@@ -28,6 +28,8 @@ pub use message::OpenedMessage;
 pub struct MailService {
     pool: ImapPool,
     cache: MailCache,
+    /// Background prefetches that may run at once on this node.
+    prefetch_slots: Arc<tokio::sync::Semaphore>,
     metrics: Arc<Metrics>,
     page_size: usize,
     max_message_bytes: usize,
@@ -79,6 +81,7 @@ impl MailService {
         MailService {
             pool,
             cache,
+            prefetch_slots: Arc::new(tokio::sync::Semaphore::new(4)),
             metrics,
             page_size,
             max_message_bytes,

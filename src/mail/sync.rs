@@ -20,6 +20,7 @@ use super::listing::row_from_summary;
 use super::{MailError, MailService, SortField, SortOrder};
 use crate::cache::{Freshness, MailboxState, SharedMailbox};
 use crate::metrics::bump;
+use crate::pool::Credentials;
 
 /// New messages beyond this many are added to the UID list without their
 /// rows, and the sorted lists are dropped to be sorted again by the server.
@@ -237,6 +238,64 @@ impl MailService {
             .collect();
         lock(state).merge_new(rows);
         Ok(())
+    }
+
+    /// Fetches, in the background, the rows of a window the user is likely
+    /// to ask for next (the next page). It runs only when an idle
+    /// connection with the mailbox selected is free at once and a prefetch
+    /// slot of the node is free, so it never delays a request; a failure is
+    /// only logged. The rows it adds are validated like any other before
+    /// they are served.
+    pub(crate) fn prefetch_rows(
+        &self,
+        credentials: &Credentials,
+        raw_name: &str,
+        state: &SharedMailbox,
+        window: Vec<u32>,
+    ) {
+        let missing: Vec<u32> = {
+            let known = lock(state);
+            window
+                .into_iter()
+                .filter(|uid| !known.rows.contains_key(uid))
+                .collect()
+        };
+        if missing.is_empty() {
+            return;
+        }
+        let Ok(slot) = self.prefetch_slots.clone().try_acquire_owned() else {
+            return;
+        };
+        let Some(mut connection) = self.pool.try_borrow_idle(credentials, raw_name) else {
+            return;
+        };
+
+        let service = self.clone();
+        let state = state.clone();
+        let account = credentials.user.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let uidvalidity = lock(&state).uidvalidity;
+            let still_selected = connection
+                .selected()
+                .is_some_and(|s| s.uidvalidity == uidvalidity);
+            if !still_selected {
+                return;
+            }
+            bump(&service.metrics.commands.fetch);
+            match connection.fetch_summaries(&missing).await {
+                Ok(summaries) => {
+                    let mut known = lock(&state);
+                    for summary in &summaries {
+                        if known.uids.binary_search(&summary.uid).is_ok() {
+                            known.rows.insert(summary.uid, row_from_summary(summary));
+                        }
+                    }
+                }
+                Err(error) => tracing::debug!(%error, "prefetch failed"),
+            }
+            service.absorb_events(&mut connection, &account);
+        });
     }
 
     /// The UID list of `order`, from the cache or sorted by the server.

@@ -251,6 +251,44 @@ impl ImapPool {
         self.open_and_lend(&account, credentials, slot).await
     }
 
+    /// Lends an idle connection that has `mailbox` selected, at once or not
+    /// at all: never waits, never opens or logs in a connection, never
+    /// takes the account's last free slot. For background work that must
+    /// not delay a request.
+    pub fn try_borrow_idle(
+        &self,
+        credentials: &Credentials,
+        mailbox: &str,
+    ) -> Option<PooledConnection> {
+        let account = self.existing_account(&credentials.user)?;
+        if account.lend_slots.available_permits() < 2 {
+            return None;
+        }
+        let trusted = *account.accepted.lock().expect("accepted lock poisoned")
+            == Some(self.fingerprint(credentials));
+        if !trusted || self.shared.settings.mode != PoolMode::Pooled {
+            return None;
+        }
+        let slot = account.lend_slots.clone().try_acquire_owned().ok()?;
+        let connection = {
+            let mut idle = account.idle.lock().expect("idle lock poisoned");
+            let check_after = self.shared.settings.check_after;
+            let index = idle.iter().rposition(|entry| {
+                let selected = entry.connection.imap.as_ref().and_then(|c| c.selected());
+                entry.returned_at.elapsed() < check_after
+                    && selected.is_some_and(|s| s.raw_name == mailbox)
+            })?;
+            idle.remove(index).connection
+        };
+        Some(PooledConnection {
+            connection: Some(connection),
+            _lend_slot: slot,
+            mode: self.shared.settings.mode,
+            fresh: false,
+            closed: self.shared.closed.clone(),
+        })
+    }
+
     /// Lends a logged-in connection of the account, preferring one that has
     /// `mailbox` selected. Waits (bounded) when all are lent.
     pub async fn borrow(
