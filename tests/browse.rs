@@ -243,3 +243,65 @@ async fn signing_out_ends_the_session() {
     assert_eq!(replay.status().as_u16(), 303);
     node.stop().await;
 }
+
+#[tokio::test]
+async fn folders_with_odd_names_list_open_and_link_back_to_themselves() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("oddnames");
+    let mut client = dovecot.client(&user, &password);
+    // Raw (modified UTF-7) names as the server stores them, and how they read.
+    let folders = [
+        ("Entw&APw-rfe", "Entwürfe"),
+        ("Tom &- Jerry", "Tom & Jerry"),
+        ("Projekt \"Alpha\"", "Projekt \"Alpha\""),
+        ("Kunden {alt}", "Kunden {alt}"),
+        ("2024", "2024"),
+        ("&ZeVnLIqe-/&U,BTFw-", "台北"),
+        ("100% sure?", "100% sure?"),
+        ("<script>alert(8)", "<script>alert(8)"),
+    ];
+    for (raw, _) in folders {
+        client.create(raw);
+        let subject = format!("inside {}", raw.len());
+        client.append(
+            raw,
+            "()",
+            None,
+            &plain_message(
+                &subject,
+                "A <a@example.org>",
+                "Tue, 5 Mar 2024 10:00:00 +0000",
+                "x",
+            ),
+        );
+    }
+    client.logout();
+
+    let node = node_for(dovecot, "oddnames").await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+    let inbox = browser.get("/mail/INBOX").await;
+    let labels = inbox.texts("nav.folders li a, nav.folders li .noselect");
+    assert!(
+        !inbox.text().contains("<script>alert(8)"),
+        "the name is escaped"
+    );
+
+    for (raw, label) in folders {
+        assert!(labels.contains(&label.to_owned()), "{label} in {labels:?}");
+        let href = format!("/mail/{}", mailfront::web::paths::encode_segment(raw));
+        let page = browser.get(&href).await;
+        assert_eq!(page.status, 200, "{raw}");
+        assert_eq!(
+            page.texts("td.subject"),
+            vec![format!("inside {}", raw.len())],
+            "{raw}"
+        );
+        let current = page.attrs("nav.folders li.current a", "href");
+        assert_eq!(current, vec![href.clone()], "{raw}");
+        let message = page.attrs("td.subject a", "href")[0].clone();
+        assert_eq!(browser.get(&message).await.status, 200, "{raw}");
+    }
+    node.stop().await;
+}
