@@ -1,0 +1,309 @@
+//! Section 3: mailboxes of 1,000, 10,000 and 100,000 messages, first as raw
+//! IMAP (what the server costs), then through mailfront (what a person
+//! waits for).
+//!
+//! It owns, for each size, a fresh account loaded from the corpus, then:
+//! - raw IMAP on one open connection of the support harness's plain client,
+//!   which shares no code with mailfront's IMAP crate: the first SELECT and
+//!   SORT after loading (Dovecot builds its sort index then), and the median
+//!   of SELECT, `UID SORT (REVERSE ARRIVAL) UTF-8 ALL` and `UID FETCH` of 20
+//!   rows with the items mailfront asks for;
+//! - mailfront: the first folder page after sign-in, then cycles of Next,
+//!   Prev, a message and Back to the folder, with the IMAP commands and the
+//!   cache validity checks each view made, read from `/metrics` around it.
+//!
+//! No node runs while raw IMAP is timed. The section needs the corpus: its
+//! loader is the only way to fill 100,000 messages in about a minute.
+
+use std::time::{Duration, Instant};
+
+use crate::browse::Session;
+use crate::counters::Counters;
+use crate::demo::{self, Account, MailSource};
+use crate::nodes::{self, Mode};
+use crate::stats::{fixed, ms, rate, Samples};
+use crate::support::{Dovecot, ImapTestClient};
+use crate::table::Table;
+
+/// The items mailfront fetches for a row of the message list.
+const ROW_ITEMS: &str = "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE)";
+
+/// The order of mailfront's default view, newest arrival first.
+const SORT: &str = "UID SORT (REVERSE ARRIVAL) UTF-8 ALL";
+
+/// Rows per page, mailfront's default.
+const PAGE_ROWS: usize = 20;
+
+/// What one mailbox costs over raw IMAP.
+#[derive(Default)]
+pub struct RawImap {
+    pub load: Duration,
+    pub login: Samples,
+    pub first_select_sort: Duration,
+    pub select: Samples,
+    pub sort: Samples,
+    pub fetch: Samples,
+    /// SELECT + SORT + FETCH, repetition by repetition.
+    pub select_sort_fetch: Samples,
+    /// SORT + FETCH with the mailbox already selected.
+    pub sort_fetch: Samples,
+}
+
+/// One kind of warm view through mailfront, with what it cost upstream.
+#[derive(Default)]
+pub struct WarmStep {
+    pub times: Samples,
+    pub counters: Counters,
+    pub errors: u64,
+}
+
+/// What one mailbox costs through mailfront.
+#[derive(Default)]
+pub struct Through {
+    pub first_page: Duration,
+    pub next: WarmStep,
+    pub prev: WarmStep,
+    pub message: WarmStep,
+    pub back: WarmStep,
+}
+
+/// Everything measured on one mailbox.
+pub struct SizeRun {
+    pub account: Account,
+    pub raw: RawImap,
+    pub through: Through,
+}
+
+/// Every size in turn; `None` when the corpus is absent.
+pub async fn measure(
+    dovecot: &Dovecot,
+    source: &MailSource,
+    sizes: &[usize],
+    samples: usize,
+) -> Result<Option<Vec<SizeRun>>, String> {
+    if !source.is_corpus() {
+        eprintln!("sizes: skipped; ../shared/corpus is absent and generated mail is too slow");
+        return Ok(None);
+    }
+
+    let mut runs = Vec::new();
+    for &size in sizes {
+        eprintln!("sizes: loading {size} messages");
+        let (user, password) = dovecot.new_user("size");
+        let started = Instant::now();
+        let account = demo::fill_inbox(dovecot, source, &user, &password, size)?;
+        let load = started.elapsed();
+
+        eprintln!("sizes: raw IMAP on {} messages", account.messages);
+        let raw = RawImap {
+            load,
+            ..raw_imap(dovecot, &account, samples)?
+        };
+
+        eprintln!("sizes: mailfront on {} messages", account.messages);
+        let through = through_mailfront(dovecot, &account, samples).await?;
+        runs.push(SizeRun {
+            account,
+            raw,
+            through,
+        });
+    }
+    Ok(Some(runs))
+}
+
+/// Times SELECT, SORT and FETCH on one connection of `account`.
+fn raw_imap(dovecot: &Dovecot, account: &Account, samples: usize) -> Result<RawImap, String> {
+    let mut raw = RawImap::default();
+    for _ in 0..samples.min(5) {
+        let started = Instant::now();
+        let client = dovecot.try_client(&account.user, &account.password)?;
+        raw.login.push(started.elapsed());
+        client.logout();
+    }
+
+    let mut client = dovecot.try_client(&account.user, &account.password)?;
+    let started = Instant::now();
+    command(&mut client, "SELECT INBOX")?;
+    let uids = sorted_uids(&command(&mut client, SORT)?);
+    raw.first_select_sort = started.elapsed();
+    let window: Vec<String> = uids.iter().take(PAGE_ROWS).map(u32::to_string).collect();
+    let fetch = format!("UID FETCH {} {ROW_ITEMS}", window.join(","));
+
+    for _ in 0..samples {
+        let select = timed(|| command(&mut client, "SELECT INBOX"))?;
+        let sort = timed(|| command(&mut client, SORT))?;
+        let rows = timed(|| command(&mut client, &fetch))?;
+        raw.select.push(select);
+        raw.sort.push(sort);
+        raw.fetch.push(rows);
+        raw.select_sort_fetch.push(select + sort + rows);
+
+        let sort = timed(|| command(&mut client, SORT))?;
+        let rows = timed(|| command(&mut client, &fetch))?;
+        raw.sort_fetch.push(sort + rows);
+    }
+    client.logout();
+    Ok(raw)
+}
+
+/// Signs in, shows the first page, then cycles Next, Prev, a message, Back.
+async fn through_mailfront(
+    dovecot: &Dovecot,
+    account: &Account,
+    samples: usize,
+) -> Result<Through, String> {
+    let node = nodes::start(
+        dovecot,
+        &format!("sizes-{}", account.messages),
+        Mode::Pooled,
+    )
+    .await;
+    let (mut session, times) =
+        Session::sign_in(&node.base, &account.user, &account.password).await?;
+    let mut through = Through {
+        first_page: times.first_page,
+        ..Through::default()
+    };
+
+    for _ in 0..samples {
+        counted(&mut session, &mut through.next, Click::Next).await?;
+        counted(&mut session, &mut through.prev, Click::Prev).await?;
+        if let Some(link) = session.links().first().cloned() {
+            counted(&mut session, &mut through.message, Click::Open(link)).await?;
+        }
+        counted(&mut session, &mut through.back, Click::Back).await?;
+    }
+    node.stop().await;
+    Ok(through)
+}
+
+/// What a person clicks on.
+enum Click {
+    /// The Next link of the folder page shown.
+    Next,
+    /// The Previous link of the folder page shown.
+    Prev,
+    /// A message link of the folder page shown.
+    Open(String),
+    /// The browser's Back button, from a message to its folder page.
+    Back,
+}
+
+/// Makes one view and adds its time and counter deltas to `step`.
+async fn counted(session: &mut Session, step: &mut WarmStep, click: Click) -> Result<(), String> {
+    let before = Counters::read(&session.browser).await?;
+    let made = match click {
+        Click::Next => session.click_next().await,
+        Click::Prev => session.click_prev().await,
+        Click::Open(link) => session.open(&link).await,
+        Click::Back => session.go_back().await,
+    };
+    let after = Counters::read(&session.browser).await?;
+    let delta = after.since(&before);
+
+    match made.outcome {
+        Ok(()) => step.times.push(made.elapsed),
+        Err(_) => step.errors += 1,
+    }
+    step.counters.commands += delta.commands;
+    step.counters.logins += delta.logins;
+    step.counters.page_views += delta.page_views;
+    step.counters.validity_checks = match (step.counters.validity_checks, delta.validity_checks) {
+        (None, Some(d)) => Some(d),
+        (Some(sum), Some(d)) => Some(sum + d),
+        (sum, None) => sum,
+    };
+    Ok(())
+}
+
+fn timed<T>(work: impl FnOnce() -> Result<T, String>) -> Result<Duration, String> {
+    let started = Instant::now();
+    work()?;
+    Ok(started.elapsed())
+}
+
+fn command(client: &mut ImapTestClient, line: &str) -> Result<Vec<String>, String> {
+    client
+        .command(line)
+        .map_err(|e| format!("{line} failed; {e}"))
+}
+
+/// The UIDs of a `* SORT` response, in order.
+fn sorted_uids(lines: &[String]) -> Vec<u32> {
+    lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("* SORT"))
+        .flat_map(|rest| rest.split_whitespace().filter_map(|n| n.parse().ok()))
+        .collect()
+}
+
+/// The section's two tables, or why it did not run.
+pub fn report(runs: Option<&[SizeRun]>, samples: usize) -> String {
+    let Some(runs) = runs else {
+        return "### Mailbox sizes\n\nNot measured: ../shared/corpus is absent.\n".to_owned();
+    };
+
+    let mut raw = Table::new(&[
+        ">messages",
+        ">load s",
+        ">connect + LOGIN ms",
+        ">first SELECT + SORT after load ms",
+        ">SELECT ms",
+        ">UID SORT ms",
+        ">UID FETCH 20 ms",
+        ">SELECT + SORT + FETCH ms",
+        ">SORT + FETCH, selected ms",
+    ]);
+    for run in runs {
+        let r = &run.raw;
+        raw.row(vec![
+            run.account.messages.to_string(),
+            format!("{:.1}", r.load.as_secs_f64()),
+            ms(r.login.median()),
+            ms(Some(r.first_select_sort)),
+            ms(r.select.median()),
+            ms(r.sort.median()),
+            ms(r.fetch.median()),
+            ms(r.select_sort_fetch.median()),
+            ms(r.sort_fetch.median()),
+        ]);
+    }
+
+    let mut web = Table::new(&[
+        ">messages",
+        ">first page after sign-in ms",
+        ">Next ms",
+        ">Prev ms",
+        ">message ms",
+        ">Back ms",
+        ">IMAP commands / warm view",
+        ">validity checks / warm view",
+        ">errors",
+    ]);
+    for run in runs {
+        let t = &run.through;
+        let steps = [&t.next, &t.prev, &t.message, &t.back];
+        let views: u64 = steps.iter().map(|s| s.times.len() as u64).sum();
+        let commands: u64 = steps.iter().map(|s| s.counters.commands).sum();
+        let checks: Option<u64> = steps.iter().map(|s| s.counters.validity_checks).sum();
+        let errors: u64 = steps.iter().map(|s| s.errors).sum();
+        web.row(vec![
+            run.account.messages.to_string(),
+            ms(Some(t.first_page)),
+            ms(t.next.times.median()),
+            ms(t.prev.times.median()),
+            ms(t.message.times.median()),
+            ms(t.back.times.median()),
+            fixed(rate(commands, views, 1.0), 1),
+            fixed(checks.and_then(|c| rate(c, views, 1.0)), 2),
+            errors.to_string(),
+        ]);
+    }
+
+    format!(
+        "### Mailbox sizes: raw IMAP on one open connection (medians of {samples})\n\n{}\n\
+         ### Mailbox sizes: through mailfront, pooled (medians of {samples} cycles)\n\n{}",
+        raw.render(),
+        web.render()
+    )
+}
