@@ -49,7 +49,7 @@ pub use secret::Secret;
 pub use types::{
     Address, BodyPart, BodyStructure, Capabilities, Disposition, Envelope, FlagOp, ListedMailbox,
     MailboxEvent, MailboxStatus, MessageSummary, Multipart, SearchCriteria, SelectedMailbox,
-    SortField, SortKey,
+    SortField, SortKey, SortKeys,
 };
 pub use wire::frame::Limits;
 

@@ -809,3 +809,128 @@ fn connection_and_its_futures_are_send(
     send(conn.select("INBOX", false));
     send(conn.logout());
 }
+
+const SORT_ITEMS: &str =
+    "(UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (DATE FROM SUBJECT)])";
+
+#[tokio::test]
+async fn sort_keys_come_raw_per_uid_from_split_answers_and_flags_become_news() {
+    let text = format!(
+        "{LOGGED_IN}\
+         C: a2 SELECT INBOX\nS: * 3 EXISTS\nS: * OK [UIDVALIDITY 4] ok\n\
+         S: a2 OK [READ-WRITE] done\n\
+         C: a3 UID FETCH 3:5,9 {SORT_ITEMS}\n\
+         S: * 1 FETCH (UID 3 INTERNALDATE \" 1-Feb-2024 10:00:00 +0100\" RFC822.SIZE 120 \
+         BODY[HEADER.FIELDS (DATE FROM SUBJECT)] {{97}}\n\
+         S: Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\n\
+         S: \tand more\n\
+         S: From: Ann <ann@x.org>\n\
+         S: Date: Thu, 1 Feb 2024\n\
+         S:\n\
+         S: )\n\
+         S: * 2 FETCH (UID 4 FLAGS (\\Seen))\n\
+         S: * 2 FETCH (UID 4 RFC822.SIZE 50 BODY[HEADER.FIELDS (DATE FROM SUBJECT)] {{2}}\n\
+         S:\n\
+         S: )\n\
+         S: * 2 FETCH (INTERNALDATE \"02-Feb-2024 10:00:00 +0000\" UID 4)\n\
+         S: * 3 FETCH (UID 5 BODY[HEADER.FIELDS (DATE FROM SUBJECT)] NIL RFC822.SIZE 7)\n\
+         S: a3 OK done\n"
+    );
+    let server = FakeServer::start(script(&text, Ending::Serve).exact(&["UID FETCH"])).await;
+    let mut conn = connect_and_login(server.addr).await;
+    conn.select("INBOX", false).await.unwrap();
+
+    let keys = conn.fetch_sort_keys(&[9, 5, 3, 4, 3, 0]).await.unwrap();
+    let uids: Vec<u32> = keys.iter().map(|k| k.uid).collect();
+    assert_eq!(uids, [3, 4, 5], "ascending, 9 is gone");
+    assert_eq!(
+        keys[0].subject.as_deref(),
+        Some(&b"=?utf-8?q?Gr=C3=BC=C3=9Fe?=\tand more"[..])
+    );
+    assert_eq!(keys[0].from.as_deref(), Some(&b"Ann <ann@x.org>"[..]));
+    assert_eq!(keys[0].date.as_deref(), Some(&b"Thu, 1 Feb 2024"[..]));
+    assert_eq!(
+        keys[0].internal_date.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2024-02-01T10:00:00+01:00")
+    );
+    assert_eq!(keys[0].size, Some(120));
+    assert_eq!((keys[1].size, keys[1].subject.as_deref()), (Some(50), None));
+    assert!(
+        keys[1].internal_date.is_some(),
+        "merged from a later answer"
+    );
+    assert_eq!((keys[2].size, keys[2].date.as_deref()), (Some(7), None));
+    let news = MailboxEvent::FlagsChanged {
+        seq: 2,
+        uid: Some(4),
+        flags: vec!["\\Seen".into()],
+    };
+    assert_eq!(conn.take_events(), [news]);
+    conn.logout().await;
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn sort_keys_of_a_large_mailbox_are_asked_for_in_bounded_commands() {
+    let mut uids: Vec<u32> = (1..=12_000).collect();
+    uids.extend((1..=2_000).map(|n| 20_000 + 2 * n));
+    let expected = [
+        "1:5000".to_string(),
+        "5001:10000".to_string(),
+        format!(
+            "10001:12000,{}",
+            (1..=1_331)
+                .map(|n| (20_000 + 2 * n).to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        (1_332..=2_000)
+            .map(|n| (20_000 + 2 * n).to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    ];
+    let mut text = format!(
+        "{LOGGED_IN}C: a2 SELECT INBOX\nS: * 14000 EXISTS\nS: * OK [UIDVALIDITY 4] ok\n\
+         S: a2 OK [READ-WRITE] done\n"
+    );
+    for (n, set) in expected.iter().enumerate() {
+        let tag = format!("a{}", n + 3);
+        let uid = set.split([':', ',']).next().unwrap();
+        text.push_str(&format!(
+            "C: {tag} UID FETCH {set} {SORT_ITEMS}\n\
+             S: * {n} FETCH (UID {uid} RFC822.SIZE {n})\nS: {tag} OK done\n"
+        ));
+    }
+    let server = FakeServer::start(script(&text, Ending::Serve).exact(&["UID FETCH"])).await;
+    let mut conn = connect_and_login(server.addr).await;
+    conn.select("INBOX", false).await.unwrap();
+
+    let keys = conn.fetch_sort_keys(&uids).await.unwrap();
+    let firsts: Vec<u32> = keys.iter().map(|k| k.uid).collect();
+    assert_eq!(firsts, [1, 5001, 10001, 22_664]);
+    conn.logout().await;
+    let sent = untagged(&server.finish().await);
+    assert!(sent.iter().all(|line| line.len() < 8_200), "{sent:?}");
+}
+
+#[tokio::test]
+async fn a_malformed_sort_keys_answer_is_asked_again_without_header_fields() {
+    let text = format!(
+        "{LOGGED_IN}\
+         C: a2 UID FETCH 7:8 {SORT_ITEMS}\n\
+         S: * 1 FETCH (UID 7 RFC822.SIZE 10 BODY[HEADER.FIELDS (DATE FROM SUBJECT)] \"broken\n\
+         S: * 2 FETCH (UID 8 RFC822.SIZE 20)\n\
+         S: a2 OK done\n\
+         C: a3 UID FETCH 7 (UID INTERNALDATE RFC822.SIZE)\n\
+         S: * 1 FETCH (UID 7 RFC822.SIZE 10)\nS: a3 OK done\n"
+    );
+    let server = FakeServer::start(script(&text, Ending::Serve).exact(&["UID FETCH"])).await;
+    let mut conn = connect_and_login(server.addr).await;
+
+    let keys = conn.fetch_sort_keys(&[8, 7]).await.unwrap();
+    let sizes: Vec<(u32, Option<u32>)> = keys.iter().map(|k| (k.uid, k.size)).collect();
+    assert_eq!(sizes, [(7, Some(10)), (8, Some(20))]);
+    assert!(keys[0].subject.is_none() && conn.is_usable());
+    conn.logout().await;
+    server.finish().await;
+}

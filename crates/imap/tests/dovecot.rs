@@ -572,3 +572,45 @@ async fn a_real_dovecot_lists_real_mail_without_losing_a_row() {
         appended.len().div_ceil(25),
     );
 }
+
+#[tokio::test]
+async fn a_real_dovecot_sends_the_raw_sort_keys_of_every_message() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("sortkeys");
+    let mut conn = dovecot.login(&user, &password).await;
+    let folded = b"From: =?utf-8?q?Zo=C3=AB?= <Zoe@Example.org>\r\nSubject: Re: [list]\r\n\
+        \tFwd: folded\r\nDate: Tue, 6 Feb 2024 09:30:00 +0100\r\n\r\nbody\r\n";
+    let bare = b"X-Note: no date, no sender, no subject\r\n\r\nbody\r\n";
+    let mut uids = Vec::new();
+    for m in [&folded[..], &bare[..]] {
+        uids.push(conn.append("INBOX", &[], m).await.unwrap().unwrap());
+    }
+    conn.select("INBOX", false).await.unwrap();
+
+    let asked: Vec<u32> = uids.iter().copied().chain([uids[1] + 100]).collect();
+    let keys = conn.fetch_sort_keys(&asked).await.unwrap();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys[0].uid, uids[0]);
+    assert_eq!(
+        keys[0].subject.as_deref(),
+        Some(&b"Re: [list]\tFwd: folded"[..])
+    );
+    assert_eq!(
+        keys[0].from.as_deref(),
+        Some(&b"=?utf-8?q?Zo=C3=AB?= <Zoe@Example.org>"[..])
+    );
+    assert_eq!(
+        keys[0].date.as_deref(),
+        Some(&b"Tue, 6 Feb 2024 09:30:00 +0100"[..])
+    );
+    assert_eq!(keys[0].size, Some(folded.len() as u32));
+    assert!(keys[0].internal_date.is_some());
+    assert_eq!(
+        (&keys[1].subject, &keys[1].from, &keys[1].date),
+        (&None, &None, &None)
+    );
+    assert_eq!(keys[1].size, Some(bare.len() as u32));
+    conn.logout().await;
+}

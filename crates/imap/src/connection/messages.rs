@@ -2,13 +2,14 @@
 //! FETCH, STORE, COPY, MOVE, EXPUNGE, and APPEND (RFC 3501 section 6.4,
 //! RFC 4315, RFC 4731, RFC 5256, RFC 6851).
 //!
-//! UID lists go out as compact sets. FETCH responses are matched to the
+//! UID lists go out as compact sets; a FETCH over a whole mailbox is cut
+//! into several commands of bounded length. FETCH responses are matched to the
 //! request by UID: a response for a message that was not asked for, or that
 //! carries no UID, is news about the mailbox and becomes a
 //! [`crate::MailboxEvent::FlagsChanged`] event, never a result row. Message
 //! bodies are never logged.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tracing::{instrument, warn};
 
@@ -16,10 +17,23 @@ use super::mailboxes::mailbox_refusal;
 use super::{Completion, Connection};
 use crate::command::{check_flag, needs_utf8, search_key, sort_keys, Command};
 use crate::error::{ImapError, Stage};
-use crate::types::{Envelope, FlagOp, MessageSummary, SearchCriteria, SortKey};
+use crate::types::{Envelope, FlagOp, MessageSummary, SearchCriteria, SortKey, SortKeys};
 use crate::wire::fetch::FetchData;
+use crate::wire::header_fields::field_value;
 use crate::wire::response::{Code, Untagged};
-use crate::wire::sequence::compact_set;
+use crate::wire::sequence::{batches, compact_set};
+
+/// The most UIDs one `fetch_sort_keys` command asks for: about 1 MB of
+/// answer, which Dovecot sends in well under a second from its cache.
+const SORT_KEYS_BATCH: usize = 5_000;
+
+/// The longest UID set one command carries. RFC 7162 section 4 advises
+/// clients to keep command lines within 8192 octets.
+const MAX_SET_CHARS: usize = 8_000;
+
+/// The header fields of one message beyond this size are skipped rather
+/// than kept; the message then sorts as if it had none.
+const MAX_SORT_HEADER_BYTES: usize = 256 * 1024;
 
 impl Connection {
     /// `UID SORT (<keys>) UTF-8 <criteria>`: UIDs in sort order. Fails with
@@ -100,12 +114,13 @@ impl Connection {
             .raw(" ")
             .raw(items);
 
+        let wanted: HashSet<u32> = uids.iter().copied().collect();
         let mut rows: HashMap<u32, FetchData> = HashMap::new();
         let mut policy = self.policy(Stage::Command);
         policy.keep_literal = keep_literal;
         let completion = self
             .execute(command, policy, |response| match response {
-                Untagged::Fetch(data) if data.uid.is_some_and(|uid| uids.contains(&uid)) => {
+                Untagged::Fetch(data) if data.uid.is_some_and(|uid| wanted.contains(&uid)) => {
                     let uid = data.uid.unwrap_or_default();
                     match rows.get_mut(&uid) {
                         Some(row) => row.merge(*data),
@@ -182,6 +197,81 @@ impl Connection {
             ));
         }
         Ok(out)
+    }
+
+    /// `UID FETCH <set> (UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS
+    /// (DATE FROM SUBJECT)])`: what sorting by the rules of RFC 5256 needs,
+    /// one [`SortKeys`] per UID still present, in ascending UID order
+    /// (duplicates once). Expunged UIDs are simply absent.
+    ///
+    /// Any number of UIDs may be asked for: they go out in commands of at
+    /// most 5,000 UIDs and 8,000 bytes of UID set each, and every command
+    /// has its own timeout. Flags that arrive with the answers become
+    /// [`crate::MailboxEvent::FlagsChanged`] events. A message whose header
+    /// fields exceed 256 KiB, or whose answer was malformed and skipped, is
+    /// listed without header values.
+    #[instrument(level = "debug", parent = &self.span, skip_all, fields(count = uids.len()))]
+    pub async fn fetch_sort_keys(&mut self, uids: &[u32]) -> Result<Vec<SortKeys>, ImapError> {
+        let items = "(UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (DATE FROM SUBJECT)])";
+        let mut wanted: Vec<u32> = uids.iter().copied().filter(|&uid| uid > 0).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+
+        let mut out = Vec::with_capacity(wanted.len());
+        for batch in batches(&wanted, SORT_KEYS_BATCH, MAX_SET_CHARS) {
+            let (mut rows, completion) = self
+                .fetch_by_uid(batch, items, MAX_SORT_HEADER_BYTES)
+                .await?;
+
+            // A skipped malformed response may have been one of ours: ask
+            // again for the missing UIDs without the header fields.
+            let missing: Vec<u32> = batch
+                .iter()
+                .copied()
+                .filter(|uid| !rows.contains_key(uid))
+                .collect();
+            if completion.skipped_responses > 0 && !missing.is_empty() {
+                let plain = "(UID INTERNALDATE RFC822.SIZE)";
+                let (again, _) = self.fetch_by_uid(&missing, plain, 0).await?;
+                for (uid, row) in again {
+                    warn!(
+                        uid,
+                        "sorting a message without its header fields after a malformed response"
+                    );
+                    rows.insert(uid, row);
+                }
+            }
+
+            for &uid in batch {
+                if let Some(row) = rows.remove(&uid) {
+                    out.push(self.sort_keys_of(uid, row));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The sort keys in one message's merged answer; its flags, if any, are
+    /// news about the mailbox.
+    fn sort_keys_of(&mut self, uid: u32, row: FetchData) -> SortKeys {
+        let header = row.header_fields.unwrap_or_default();
+        let keys = SortKeys {
+            uid,
+            internal_date: row.internal_date,
+            size: row.size,
+            date: field_value(&header, "Date"),
+            from: field_value(&header, "From"),
+            subject: field_value(&header, "Subject"),
+        };
+        if row.flags.is_some() {
+            self.mailbox.unclaimed_fetch(FetchData {
+                seq: row.seq,
+                uid: Some(uid),
+                flags: row.flags,
+                ..FetchData::default()
+            });
+        }
+        keys
     }
 
     /// `UID FETCH <uid> (BODY.PEEK[])`: the raw message, or `None` when the

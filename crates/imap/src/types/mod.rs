@@ -9,6 +9,7 @@ mod envelope;
 mod event;
 mod mailbox;
 mod search;
+mod sort_keys;
 mod summary;
 
 pub use body::{BodyPart, BodyStructure, Disposition, Multipart};
@@ -17,4 +18,5 @@ pub use envelope::{Address, Envelope};
 pub use event::MailboxEvent;
 pub use mailbox::{ListedMailbox, MailboxStatus, SelectedMailbox};
 pub use search::{FlagOp, SearchCriteria, SortField, SortKey};
+pub use sort_keys::SortKeys;
 pub use summary::MessageSummary;

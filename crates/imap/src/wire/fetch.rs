@@ -1,5 +1,6 @@
 //! The data items of a FETCH response (RFC 3501 section 7.4.2): UID, FLAGS,
-//! INTERNALDATE, RFC822.SIZE, ENVELOPE, BODYSTRUCTURE, `BODY[]` and MODSEQ.
+//! INTERNALDATE, RFC822.SIZE, ENVELOPE, BODYSTRUCTURE, `BODY[]`,
+//! `BODY[HEADER.FIELDS (...)]` and MODSEQ.
 //!
 //! Interpretation is tolerant: items may come in any order, unknown items are
 //! ignored, an item with an unexpected shape is left empty rather than
@@ -25,6 +26,9 @@ pub(crate) struct FetchData {
     /// The whole message (`BODY[]`, `BODY[]<0>` or `RFC822`); the inner
     /// `None` is a NIL body.
     pub body: Option<Option<Vec<u8>>>,
+    /// The header block of a `BODY[HEADER.FIELDS (...)]` item; NIL gives an
+    /// empty block.
+    pub header_fields: Option<Vec<u8>>,
     pub modseq: Option<u64>,
 }
 
@@ -51,6 +55,9 @@ impl FetchData {
                 _ if name.starts_with(b"BODY[]") => {
                     data.body = Some(value.bytes().map(<[u8]>::to_vec))
                 }
+                _ if name.starts_with(b"BODY[HEADER.FIELDS (") => {
+                    data.header_fields = Some(value.bytes().unwrap_or_default().to_vec())
+                }
                 _ => {}
             }
         }
@@ -67,6 +74,7 @@ impl FetchData {
         self.envelope = later.envelope.or(self.envelope.take());
         self.body_structure = later.body_structure.or(self.body_structure.take());
         self.body = later.body.or(self.body.take());
+        self.header_fields = later.header_fields.or(self.header_fields.take());
         self.modseq = later.modseq.or(self.modseq);
     }
 }
@@ -315,5 +323,21 @@ mod tests {
         let data = fetch(b"(BODY[HEADER] {2}\r\nhi BODY[]<0> \"whole\")");
 
         assert_eq!(data.body, Some(Some(b"whole".to_vec())));
+        assert_eq!(data.header_fields, None);
+    }
+
+    #[test]
+    fn header_fields_items_are_taken_but_not_their_negation() {
+        let data =
+            fetch(b"(UID 4 BODY[HEADER.FIELDS (DATE FROM SUBJECT)] {14}\r\nSubject: x\r\n\r\n)");
+        assert_eq!(
+            data.header_fields.as_deref(),
+            Some(&b"Subject: x\r\n\r\n"[..])
+        );
+
+        let nil = fetch(b"(body[header.fields (subject)] NIL)");
+        assert_eq!(nil.header_fields, Some(Vec::new()));
+        let negated = fetch(b"(BODY[HEADER.FIELDS.NOT (SUBJECT)] \"Date: x\")");
+        assert_eq!(negated.header_fields, None);
     }
 }

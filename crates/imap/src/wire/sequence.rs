@@ -1,6 +1,6 @@
-//! UID sets (RFC 3501 `sequence-set`): compact encoding for commands and
-//! bounded expansion of the sets servers send (ESEARCH, VANISHED,
-//! APPENDUID).
+//! UID sets (RFC 3501 `sequence-set`): compact encoding for commands, cutting
+//! long UID lists into commands of bounded length, and bounded expansion of
+//! the sets servers send (ESEARCH, VANISHED, APPENDUID).
 //!
 //! Expansion never produces more than [`MAX_EXPANDED`] numbers, so a server
 //! answering `1:4294967295` cannot exhaust memory.
@@ -36,6 +36,51 @@ pub(crate) fn compact_set(uids: &[u32]) -> Option<String> {
         i += 1;
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// Cuts ascending, distinct UIDs into consecutive batches of at most
+/// `max_uids` UIDs each, whose compact sets (see [`compact_set`]) take at
+/// most `max_chars` bytes, so that no command line outgrows what servers
+/// accept. `max_chars` below 21 (the longest single range) is taken as 21.
+pub(crate) fn batches(sorted: &[u32], max_uids: usize, max_chars: usize) -> Vec<&[u32]> {
+    let max_uids = max_uids.max(1);
+    let max_chars = max_chars.max(21);
+    let mut out = Vec::new();
+    let (mut start, mut chars, mut i) = (0, 0, 0);
+
+    while i < sorted.len() {
+        let mut last = i;
+        while last + 1 < sorted.len()
+            && sorted[last + 1] == sorted[last].wrapping_add(1)
+            && last + 1 - start < max_uids
+        {
+            last += 1;
+        }
+        let mut cost = digits(sorted[i]) + usize::from(i > start);
+        if last > i {
+            cost += 1 + digits(sorted[last]);
+        }
+
+        if i > start && chars + cost > max_chars {
+            out.push(&sorted[start..i]);
+            (start, chars) = (i, 0);
+            continue;
+        }
+        chars += cost;
+        i = last + 1;
+        if i - start >= max_uids {
+            out.push(&sorted[start..i]);
+            (start, chars) = (i, 0);
+        }
+    }
+    if start < sorted.len() {
+        out.push(&sorted[start..]);
+    }
+    out
+}
+
+fn digits(n: u32) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 /// Expands a set without `*`, such as `41,43:116`, in the order given.
@@ -89,6 +134,41 @@ mod tests {
         assert_eq!(expand_set(b"1:4294967295"), None);
         assert_eq!(expand_set(b"1:*"), None);
         assert_eq!(expand_set(b""), None);
+    }
+
+    #[test]
+    fn batches_cover_the_list_in_order_within_both_bounds() {
+        let mut seed = 0x2545_f491_u32;
+        for round in 0..200 {
+            let mut uids = Vec::new();
+            let mut uid = 1 + round;
+            for _ in 0..(round * 7 % 300) {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                uid += if seed % 3 == 0 { 1 + seed % 50_000 } else { 1 };
+                uids.push(uid);
+            }
+            let (max_uids, max_chars) = (1 + (round as usize % 40), 21 + round as usize % 60);
+
+            let parts = batches(&uids, max_uids, max_chars);
+            assert_eq!(parts.concat(), uids);
+            for part in &parts {
+                assert!(!part.is_empty() && part.len() <= max_uids);
+                assert!(compact_set(part).unwrap().len() <= max_chars, "{part:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_long_run_is_cut_by_count_alone() {
+        let uids: Vec<u32> = (1..=12_000).collect();
+
+        let parts = batches(&uids, 5_000, 8_000);
+        let sets: Vec<String> = parts.iter().filter_map(|p| compact_set(p)).collect();
+        assert_eq!(sets, ["1:5000", "5001:10000", "10001:12000"]);
+        assert!(batches(&[], 10, 100).is_empty());
+        assert_eq!(batches(&[u32::MAX], 10, 0), [&[u32::MAX][..]]);
     }
 
     #[test]
