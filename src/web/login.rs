@@ -281,15 +281,19 @@ fn client_ip(state: &AppState, parts: &Parts) -> IpAddr {
 
 /// A second line of defence behind the form tokens: a browser's POST from
 /// another site carries that site's Origin or `Sec-Fetch-Site: cross-site`.
+///
+/// Every page of this site is served with `Referrer-Policy: no-referrer`, so
+/// a browser sends `Origin: null` with a form POST from it (Fetch standard,
+/// "append a request Origin header"). A sandboxed frame sends `null` too, so
+/// `null` counts as this site only with `Sec-Fetch-Site: same-origin`, which
+/// no page can forge.
 pub fn same_origin(parts: &Parts) -> bool {
-    if let Some(site) = parts
+    let site = parts
         .headers
         .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-    {
-        if site == "cross-site" {
-            return false;
-        }
+        .and_then(|v| v.to_str().ok());
+    if site == Some("cross-site") {
+        return false;
     }
     let Some(origin) = parts
         .headers
@@ -298,11 +302,58 @@ pub fn same_origin(parts: &Parts) -> bool {
     else {
         return true;
     };
+    if origin == "null" {
+        return site == Some("same-origin");
+    }
+
     let host = parts
         .headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
-    origin != "null" && origin_host.eq_ignore_ascii_case(host)
+    origin_host.eq_ignore_ascii_case(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post_with(headers: &[(&str, &str)]) -> Parts {
+        let mut request = axum::http::Request::builder().method("POST").uri("/login");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(()).expect("a request").into_parts().0
+    }
+
+    #[test]
+    fn a_form_post_from_a_no_referrer_page_of_this_site_is_same_origin() {
+        let parts = post_with(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "null"),
+            ("sec-fetch-site", "same-origin"),
+        ]);
+        assert!(same_origin(&parts));
+    }
+
+    #[test]
+    fn a_null_origin_without_same_origin_fetch_metadata_is_refused() {
+        let sandboxed = post_with(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "null"),
+            ("sec-fetch-site", "cross-site"),
+        ]);
+        let bare = post_with(&[("host", "127.0.0.1:8080"), ("origin", "null")]);
+        assert!(!same_origin(&sandboxed));
+        assert!(!same_origin(&bare));
+    }
+
+    #[test]
+    fn another_sites_origin_is_refused_and_ours_accepted() {
+        let other = post_with(&[("host", "mail.example"), ("origin", "https://evil.example")]);
+        let ours = post_with(&[("host", "mail.example"), ("origin", "https://mail.example")]);
+        assert!(!same_origin(&other));
+        assert!(same_origin(&ours));
+    }
 }
