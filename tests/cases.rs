@@ -357,3 +357,74 @@ async fn unknown_tags_keep_their_text_in_the_sandboxed_body() {
     );
     node.stop().await;
 }
+
+#[tokio::test]
+async fn remote_images_load_only_on_request_and_inline_images_always() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+    let related = format!(
+        "From: Shop <shop@example.org>\r\nTo: reader@example.org\r\nSubject: Newsletter\r\n\
+         Date: Tue, 5 Mar 2024 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/related; boundary=\"rel\"\r\n\r\n--rel\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\r\n\
+         <p>Hello</p><img src=\"cid:logo@shop\" alt=\"logo\">\
+         <img src=\"https://tracker.invalid/pixel.png\" alt=\"pixel\">\r\n--rel\r\n\
+         Content-Type: image/png\r\nContent-ID: <logo@shop>\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--rel--\r\n",
+        base64_encode(png)
+    );
+    let (browser, node, uids, validity) =
+        open_with(dovecot, "remote", &[(related.into_bytes(), None)], None).await;
+
+    let base = format!("/mail/INBOX/{validity}/{}", uids[0]);
+    let view = browser.get(&base).await;
+    let frame = browser
+        .get(&view.attrs("iframe.body-frame", "src")[0])
+        .await;
+    assert!(
+        !frame.text().contains("tracker.invalid"),
+        "{}",
+        frame.text()
+    );
+    let inline = frame.attrs("img", "src");
+    assert_eq!(inline.len(), 1, "{inline:?}");
+    let logo = browser.get(&inline[0]).await;
+    assert_eq!(logo.status, 200);
+    assert_eq!(logo.body, png.to_vec());
+
+    let show = view.attrs("p.remote a", "href");
+    assert_eq!(show.len(), 1, "a link offers remote content");
+    let with_remote = browser.get(&show[0]).await;
+    let frame_src = with_remote.attrs("iframe.body-frame", "src")[0].clone();
+    assert!(frame_src.ends_with("?remote=1"));
+    let frame = browser.get(&frame_src).await;
+    assert!(frame.text().contains("https://tracker.invalid/pixel.png"));
+    let policy = frame.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains("img-src 'self' data: https:") && policy.contains("default-src 'none'")
+    );
+    node.stop().await;
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

@@ -31,6 +31,10 @@ struct MessagePage {
     folder_label: String,
     message: MessageSection,
     frame_url: Option<String>,
+    /// "Show remote content": offered when the renderer removed some.
+    remote_url: Option<String>,
+    /// Remote content is shown now.
+    remote_shown: bool,
     source_url: String,
     flagged: bool,
 }
@@ -73,6 +77,13 @@ struct BodyFrame {
 #[derive(Deserialize)]
 pub struct MessageQuery {
     page: Option<String>,
+    /// Present when the user asked to load this message's remote content.
+    remote: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct BodyQuery {
+    remote: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -110,7 +121,8 @@ pub async fn show_message(
     bump(&state.metrics.page_views);
 
     let base = paths::message(&at.mailbox, at.uidvalidity, at.uid);
-    let view = render_message(&opened.raw, &render_options(&base));
+    let remote = query.remote.is_some();
+    let view = render_message(&opened.raw, &render_options(&base, remote));
     let page_number = super::mailbox::parse_page(query.page.as_deref()).max(1);
     let folder_label = folders
         .iter()
@@ -137,7 +149,13 @@ pub async fn show_message(
         back_url: format!("{}?page={page_number}", paths::mailbox(&at.mailbox)),
         folder_label,
         message: section,
-        frame_url: has_html.then(|| format!("{base}/body")),
+        frame_url: has_html.then(|| {
+            let remote = if remote { "?remote=1" } else { "" };
+            format!("{base}/body{remote}")
+        }),
+        remote_url: (view.had_remote_content && !remote)
+            .then(|| format!("{base}?page={page_number}&remote=1")),
+        remote_shown: remote,
         source_url: format!("{base}/source"),
         flagged: opened
             .flags
@@ -157,6 +175,7 @@ pub async fn show_message_body(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Path(at): Path<MessagePath>,
+    Query(query): Query<BodyQuery>,
 ) -> Result<Response, AppError> {
     let opened = state
         .mail
@@ -169,20 +188,32 @@ pub async fn show_message_body(
         )
         .await?;
     let base = paths::message(&at.mailbox, at.uidvalidity, at.uid);
-    let view = render_message(&opened.raw, &render_options(&base));
+    let remote = query.remote.is_some();
+    let view = render_message(&opened.raw, &render_options(&base, remote));
     let frame = BodyFrame {
         blocks: frame_blocks(&state, &view),
     };
 
     let mut response = html(StatusCode::OK, frame.render());
     let headers = response.headers_mut();
+    // Images (and only images) may come from elsewhere once the user asked
+    // for remote content; scripts, frames, fonts and connections never.
+    let policy = if remote {
+        "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; \
+         style-src 'unsafe-inline'; img-src 'self' data: https: http:; \
+         frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+    } else {
+        "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; \
+         style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'; \
+         base-uri 'none'; form-action 'none'"
+    };
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; \
-             style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'; \
-             base-uri 'none'; form-action 'none'",
-        ),
+        HeaderValue::from_static(policy),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
     );
     headers.insert(
         header::X_FRAME_OPTIONS,
@@ -302,7 +333,10 @@ pub async fn show_attached_message(
     let base = paths::message(&at.mailbox, at.uidvalidity, at.uid);
     let view = render_message(
         &part.data,
-        &render_options(&format!("{base}/part/{}.", paths::encode_segment(&at.part))),
+        &render_options(
+            &format!("{base}/part/{}.", paths::encode_segment(&at.part)),
+            false,
+        ),
     );
     let section = section_for(&state, &view, &base, &format!("{}.", at.part));
     let page = MessagePage {
@@ -317,16 +351,18 @@ pub async fn show_attached_message(
         folder_label: "Attached message".to_owned(),
         message: section,
         frame_url: None,
+        remote_url: None,
+        remote_shown: false,
         source_url: format!("{base}/part/{}", paths::encode_segment(&at.part)),
         flagged: false,
     };
     Ok(html(StatusCode::OK, page.render()))
 }
 
-fn render_options(message_base: &str) -> RenderOptions {
+fn render_options(message_base: &str, allow_remote: bool) -> RenderOptions {
     RenderOptions {
         part_url_prefix: format!("{message_base}/part/"),
-        allow_remote: false,
+        allow_remote,
     }
 }
 
