@@ -177,16 +177,7 @@ pub async fn show_message_body(
     Path(at): Path<MessagePath>,
     Query(query): Query<BodyQuery>,
 ) -> Result<Response, AppError> {
-    let opened = state
-        .mail
-        .open_message(
-            &signed_in.credentials,
-            &at.mailbox,
-            at.uidvalidity,
-            at.uid,
-            false,
-        )
-        .await?;
+    let opened = peek(&state, &signed_in, &at.mailbox, at.uidvalidity, at.uid).await?;
     let base = paths::message(&at.mailbox, at.uidvalidity, at.uid);
     let remote = query.remote.is_some();
     let view = render_message(&opened.raw, &render_options(&base, remote));
@@ -228,16 +219,7 @@ pub async fn show_source(
     mut signed_in: SignedIn,
     Path(at): Path<MessagePath>,
 ) -> Result<Response, AppError> {
-    let opened = state
-        .mail
-        .open_message(
-            &signed_in.credentials,
-            &at.mailbox,
-            at.uidvalidity,
-            at.uid,
-            false,
-        )
-        .await?;
+    let opened = peek(&state, &signed_in, &at.mailbox, at.uidvalidity, at.uid).await?;
     // Converting a large message touches no session state: let the
     // session's next request in now.
     signed_in.release_early();
@@ -262,16 +244,7 @@ pub async fn download_part(
     Path(at): Path<PartPath>,
     Query(query): Query<PartQuery>,
 ) -> Result<Response, AppError> {
-    let opened = state
-        .mail
-        .open_message(
-            &signed_in.credentials,
-            &at.mailbox,
-            at.uidvalidity,
-            at.uid,
-            false,
-        )
-        .await?;
+    let opened = peek(&state, &signed_in, &at.mailbox, at.uidvalidity, at.uid).await?;
     // Decoding an attachment touches no session state: let the session's
     // next request in now.
     signed_in.release_early();
@@ -320,10 +293,7 @@ pub async fn show_attached_message(
     Path(at): Path<PartPath>,
 ) -> Result<Response, AppError> {
     let credentials = signed_in.credentials.clone();
-    let opened = state
-        .mail
-        .open_message(&credentials, &at.mailbox, at.uidvalidity, at.uid, false)
-        .await?;
+    let opened = peek(&state, &signed_in, &at.mailbox, at.uidvalidity, at.uid).await?;
     let part = mailfront_mime::extract_part(&opened.raw, &at.part).ok_or(AppError::NotFound)?;
     if part.content_type != "message/rfc822" && part.content_type != "message/global" {
         return Err(AppError::NotFound);
@@ -357,6 +327,22 @@ pub async fn show_attached_message(
         flagged: false,
     };
     Ok(html(StatusCode::OK, page.render()))
+}
+
+/// Fetches a message without marking it read: for its frame, parts and
+/// source, which a browser loads after the message page itself.
+async fn peek(
+    state: &AppState,
+    signed_in: &SignedIn,
+    mailbox: &str,
+    uidvalidity: u32,
+    uid: u32,
+) -> Result<crate::mail::OpenedMessage, AppError> {
+    let credentials = &signed_in.credentials;
+    Ok(state
+        .mail
+        .open_message(credentials, mailbox, uidvalidity, uid, false)
+        .await?)
 }
 
 fn render_options(message_base: &str, allow_remote: bool) -> RenderOptions {
