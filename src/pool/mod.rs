@@ -137,14 +137,17 @@ impl OpenConnection {
             .expect("connection present until dropped")
     }
 
-    /// Logs out in the background; the slot is freed when that finishes.
-    fn close(mut self) {
+    /// Logs out and waits for the server's answer (at most the command
+    /// timeout); the slot is freed when this returns.
+    async fn logout(mut self) {
         if let Some(imap) = self.imap.take() {
-            tokio::spawn(async move {
-                imap.logout().await;
-                drop(self);
-            });
+            imap.logout().await;
         }
+    }
+
+    /// Logs out in the background; the slot is freed when that finishes.
+    fn close(self) {
+        tokio::spawn(self.logout());
     }
 }
 
@@ -247,7 +250,7 @@ impl ImapPool {
     pub async fn sign_in(&self, credentials: &Credentials) -> Result<PooledConnection, PoolError> {
         let account = self.account(&credentials.user);
         let slot = self.take_lend_slot(&account).await?;
-        self.make_room(&account);
+        self.make_room(&account).await;
         self.open_and_lend(&account, credentials, slot).await
     }
 
@@ -314,7 +317,7 @@ impl ImapPool {
             }
         }
 
-        self.make_room(&account);
+        self.make_room(&account).await;
         self.open_and_lend(&account, credentials, slot).await
     }
 
@@ -524,10 +527,13 @@ impl ImapPool {
         }
     }
 
-    /// Closes one idle connection when the account is at its cap, so that a
-    /// new one may be opened (a borrower whose password differs from the
+    /// Logs out one idle connection when the account is at its cap, so that
+    /// a new one may be opened (a borrower whose password differs from the
     /// accepted one must log in afresh even while idle connections exist).
-    fn make_room(&self, account: &AccountPool) {
+    /// It waits for the LOGOUT: until the server has ended that session, the
+    /// session counts against the server's limit, and a LOGIN sent meanwhile
+    /// is refused.
+    async fn make_room(&self, account: &AccountPool) {
         if account.open.load(Ordering::SeqCst) < account.cap.load(Ordering::SeqCst) {
             return;
         }
@@ -536,7 +542,7 @@ impl ImapPool {
             (!idle.is_empty()).then(|| idle.remove(0))
         };
         if let Some(entry) = oldest {
-            entry.connection.close();
+            entry.connection.logout().await;
         }
     }
 
