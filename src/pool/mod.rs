@@ -92,6 +92,10 @@ struct AccountPool {
     /// one for as long as it has a connection; `NO [LIMIT]` makes the pool
     /// forget permits, which lowers the cap.
     lend_slots: Arc<Semaphore>,
+    /// Permits still to forget because the cap was lowered while they were
+    /// taken; each is forgotten the next time it is taken. Raised when the
+    /// cap falls, lowered only by `take_lend_slot`.
+    surplus: AtomicUsize,
     /// Logged-in connections nobody has borrowed, the most recently returned
     /// last. A std mutex: push and pop only, never held across `.await`.
     idle: Mutex<Vec<IdleConnection>>,
@@ -106,6 +110,29 @@ struct AccountPool {
     /// the account's pool was created. A std mutex, never held across
     /// `.await`. Decides whether a sign-out may close idle connections.
     sessions: Mutex<HashSet<String>>,
+}
+
+impl AccountPool {
+    /// Lowers the cap to `open` when it is higher, and the permits with it,
+    /// or borrowers would open connections only to be refused: `slot` and
+    /// the free permits now, taken ones when they are next taken. Otherwise
+    /// gives `slot` back. Says whether the cap was lowered.
+    fn lower_cap(&self, open: usize, slot: OwnedSemaphorePermit) -> bool {
+        let lower = |cap: usize| (cap > open).then_some(open);
+        let Ok(previous) = self
+            .cap
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, lower)
+        else {
+            drop(slot);
+            return false;
+        };
+
+        slot.forget();
+        let more = previous - open - 1;
+        let retired = self.lend_slots.forget_permits(more);
+        self.surplus.fetch_add(more - retired, Ordering::SeqCst);
+        true
+    }
 }
 
 struct IdleConnection {
@@ -440,6 +467,7 @@ impl ImapPool {
                 let cap = self.shared.settings.per_user;
                 Arc::new(AccountPool {
                     lend_slots: Arc::new(Semaphore::new(cap)),
+                    surplus: AtomicUsize::new(0),
                     idle: Mutex::new(Vec::new()),
                     accepted: Mutex::new(None),
                     open: AtomicUsize::new(0),
@@ -468,19 +496,39 @@ impl ImapPool {
         mac.finalize().into_bytes().into()
     }
 
+    /// Takes a lend permit of the account, waiting at most `borrow_wait`
+    /// in all. A permit the lowered cap no longer allows is forgotten, and
+    /// another is waited for.
     async fn take_lend_slot(
         &self,
         account: &AccountPool,
     ) -> Result<OwnedSemaphorePermit, PoolError> {
-        if let Ok(slot) = account.lend_slots.clone().try_acquire_owned() {
-            return Ok(slot);
-        }
-        bump(&self.shared.metrics.pool_borrow_waits);
-        let wait = self.shared.settings.borrow_wait;
-        match tokio::time::timeout(wait, account.lend_slots.clone().acquire_owned()).await {
-            Ok(Ok(slot)) => Ok(slot),
-            Ok(Err(_closed)) => Err(PoolError::ServerBusy),
-            Err(_elapsed) => Err(PoolError::WaitedTooLong),
+        let deadline = tokio::time::Instant::now() + self.shared.settings.borrow_wait;
+        let mut waited = false;
+        loop {
+            let slot = match account.lend_slots.clone().try_acquire_owned() {
+                Ok(slot) => slot,
+                Err(_) => {
+                    if !waited {
+                        bump(&self.shared.metrics.pool_borrow_waits);
+                        waited = true;
+                    }
+                    let permit = account.lend_slots.clone().acquire_owned();
+                    match tokio::time::timeout_at(deadline, permit).await {
+                        Ok(Ok(slot)) => slot,
+                        Ok(Err(_closed)) => return Err(PoolError::ServerBusy),
+                        Err(_elapsed) => return Err(PoolError::WaitedTooLong),
+                    }
+                }
+            };
+
+            let retire = account
+                .surplus
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+            if retire.is_err() {
+                return Ok(slot);
+            }
+            slot.forget();
         }
     }
 
@@ -570,12 +618,8 @@ impl ImapPool {
                     if open == 0 {
                         return Err(PoolError::ServerBusy);
                     }
-                    if account.cap.load(Ordering::SeqCst) > open {
-                        account.cap.store(open, Ordering::SeqCst);
-                        slot.forget();
+                    if account.lower_cap(open, slot) {
                         tracing::info!(cap = open, "account pool capped by the server's limit");
-                    } else {
-                        drop(slot);
                     }
                     slot = self.take_lend_slot(account).await?;
                     let trusted_fingerprint = self.fingerprint(credentials);
