@@ -212,8 +212,15 @@ fn check_css(css: &str, allow_remote: bool) -> Result<(), String> {
         if compact.contains("@import") {
             return Err(format!("@import in CSS: {css:?}"));
         }
-        for (at, _) in compact.match_indices("url(") {
-            let target = compact[at + 4..].trim_start_matches(['"', '\'']);
+        // `url(` counts only as a whole name: `xurl(` is another function.
+        let lower = css.to_ascii_lowercase();
+        for (at, _) in lower.match_indices("url(") {
+            let before = lower[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || matches!(c, '-' | '_')) {
+                continue;
+            }
+            let target = lower[at + 4..]
+                .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '"' | '\''));
             if is_remote(target) {
                 return Err(format!("remote url() in CSS: {css:?}"));
             }
