@@ -32,6 +32,10 @@ const BROWSER_SERVICE_DOMAINS: [&str; 4] = [
 /// What is recorded for a connection that sent no request line in time.
 const NO_REQUEST: &str = "(a connection that sent no request line)";
 
+/// The answer to every connection.
+const BAD_GATEWAY: &[u8] =
+    b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
 /// A running recorder.
 pub struct ProxyRecorder {
     /// The port on 127.0.0.1 to give the browser.
@@ -108,18 +112,20 @@ impl Drop for ProxyRecorder {
 fn serve(listener: TcpListener, seen: &Mutex<Vec<String>>, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
-            Ok((stream, _)) => {
-                let line = first_line(stream);
+            Ok((mut stream, _)) => {
+                // Recorded before the answer, so a test whose browser has
+                // seen the answer can rely on the record.
+                let line = first_line(&mut stream);
                 seen.lock().unwrap().push(line);
+                let _ = stream.write_all(BAD_GATEWAY);
             }
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
     }
 }
 
-/// Reads the request line (at most 8 KiB, at most 2 s), answers 502 and
-/// closes the connection.
-fn first_line(mut stream: TcpStream) -> String {
+/// Reads the request line (at most 8 KiB, at most 2 s).
+fn first_line(stream: &mut TcpStream) -> String {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
@@ -132,8 +138,6 @@ fn first_line(mut stream: TcpStream) -> String {
             Ok(n) => buffer.extend_from_slice(&chunk[..n]),
         }
     }
-    let _ = stream
-        .write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 
     let text = String::from_utf8_lossy(&buffer);
     let line = text.lines().next().unwrap_or_default().trim().to_owned();
