@@ -84,6 +84,12 @@ impl FromRequestParts<AppState> for SignedIn {
         let lock = match state.locks.acquire(&cookie.id).await {
             Ok(lock) => lock,
             Err(refused) => {
+                // An ended session is not busy: requests that still carry
+                // its cookie (other tabs after a sign-out) must get the
+                // sign-in page, not be asked to retry.
+                if state.sessions.load(&cookie.id).await?.is_none() {
+                    return Err(not_signed_in());
+                }
                 bump(&state.metrics.requests_rejected);
                 tracing::debug!(?refused, "session busy");
                 let repeatable = parts.method == Method::GET || parts.method == Method::HEAD;
