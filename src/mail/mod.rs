@@ -7,6 +7,7 @@
 //! operation whose connection died under it (EOF, BYE, timeout) is retried
 //! once on a fresh connection; an operation that changes state never is.
 
+mod actions;
 mod folders;
 mod listing;
 mod message;
@@ -19,6 +20,7 @@ use mailfront_imap::ImapError;
 use crate::cache::MailCache;
 use crate::metrics::Metrics;
 use crate::pool::{ImapPool, PoolError};
+pub use actions::{ActionOutcome, FlagChange, Neighbour, Selection};
 pub use folders::{Folder, FolderRole};
 pub use listing::{MailboxPage, MessageRow, PageRequest, SortField, SortOrder};
 pub use message::OpenedMessage;

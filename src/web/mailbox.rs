@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
+use super::actions::{list_actions_url, ActionBar};
 use super::error::html;
 use super::signed_in::SignedIn;
 use super::views::Layout;
@@ -28,9 +29,15 @@ struct MailboxView {
     pager: Pager,
     sort_options: Vec<SortOption>,
     sort_notice: Option<String>,
+    /// What the last action did, shown once.
+    flash: Option<String>,
+    actions: ActionBar,
+    uidvalidity: u32,
+    sort_token: String,
 }
 
 struct RowView {
+    uid: u32,
     url: String,
     person: String,
     person_missing: bool,
@@ -108,7 +115,12 @@ pub async fn show_mailbox(
         &folders,
         Some(&raw_name),
     );
-    let view = build_view(&state, layout, label, &listing, sort, role);
+    let actions = ActionBar::new(list_actions_url(&raw_name), &folders, &raw_name);
+    let mut view = build_view(&state, layout, label, &listing, sort, role, actions);
+    view.flash = signed_in.record.flash.take();
+    if view.flash.is_some() {
+        signed_in.save().await?;
+    }
     Ok(html(axum::http::StatusCode::OK, view.render()))
 }
 
@@ -151,6 +163,7 @@ fn build_view(
     listing: &MailboxPage,
     asked: SortOrder,
     role: Option<FolderRole>,
+    actions: ActionBar,
 ) -> MailboxView {
     let zone = state.settings.time_zone;
     let show_recipient = matches!(role, Some(FolderRole::Sent | FolderRole::Drafts));
@@ -164,6 +177,7 @@ fn build_view(
                 row.from.clone()
             };
             RowView {
+                uid: row.uid,
                 url: format!(
                     "{}?page={}",
                     paths::message(&listing.raw_name, listing.uidvalidity, row.uid),
@@ -242,6 +256,10 @@ fn build_view(
         pager,
         sort_options,
         sort_notice,
+        flash: None,
+        actions,
+        uidvalidity: listing.uidvalidity,
+        sort_token,
     }
 }
 

@@ -17,6 +17,7 @@ use mailfront_mime::{
 };
 use serde::Deserialize;
 
+use super::actions::{message_actions_url, ActionBar};
 use super::error::html;
 use super::signed_in::SignedIn;
 use super::views::Layout;
@@ -37,6 +38,11 @@ struct MessagePage {
     remote_shown: bool,
     source_url: String,
     flagged: bool,
+    /// What the last action did, shown once.
+    flash: Option<String>,
+    /// None for a forwarded message shown inside another.
+    actions: Option<ActionBar>,
+    page: i64,
 }
 
 /// The headers, body and attachments of one message, also used for a
@@ -108,7 +114,7 @@ pub struct PartPath {
 
 pub async fn show_message(
     State(state): State<AppState>,
-    signed_in: SignedIn,
+    mut signed_in: SignedIn,
     Path(at): Path<MessagePath>,
     Query(query): Query<MessageQuery>,
 ) -> Result<Response, AppError> {
@@ -138,6 +144,15 @@ pub async fn show_message(
         section.date = format::full_date(opened.internal_date, state.settings.time_zone);
     }
     let title = section.subject.clone();
+    let flash = signed_in.record.flash.take();
+    if flash.is_some() {
+        signed_in.save().await?;
+    }
+    let actions = ActionBar::new(
+        message_actions_url(&at.mailbox, at.uidvalidity, at.uid),
+        &folders,
+        &at.mailbox,
+    );
     let page = MessagePage {
         layout: Layout::new(
             title,
@@ -161,6 +176,9 @@ pub async fn show_message(
             .flags
             .iter()
             .any(|f| f.eq_ignore_ascii_case("\\Flagged")),
+        flash,
+        actions: Some(actions),
+        page: page_number,
     };
     let mut response = html(StatusCode::OK, page.render());
     response.headers_mut().insert(
@@ -325,6 +343,9 @@ pub async fn show_attached_message(
         remote_shown: false,
         source_url: format!("{base}/part/{}", paths::encode_segment(&at.part)),
         flagged: false,
+        flash: None,
+        actions: None,
+        page: 1,
     };
     Ok(html(StatusCode::OK, page.render()))
 }

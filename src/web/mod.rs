@@ -6,6 +6,7 @@
 //! data and hand the message renderer raw bytes. [`app`] returns the router
 //! so that tests can drive it without a socket.
 
+mod actions;
 mod assets;
 mod error;
 mod format;
@@ -77,9 +78,14 @@ pub fn app(state: AppState) -> Router {
     let mail_routes = Router::new()
         .route("/", get(mailbox::go_to_inbox))
         .route("/mail/{mailbox}", get(mailbox::show_mailbox))
+        .route("/mail/{mailbox}/actions", post(actions::act_on_list))
         .route(
             "/mail/{mailbox}/{uidvalidity}/{uid}",
             get(message::show_message),
+        )
+        .route(
+            "/mail/{mailbox}/{uidvalidity}/{uid}/actions",
+            post(actions::act_on_message),
         )
         .route(
             "/mail/{mailbox}/{uidvalidity}/{uid}/body",
