@@ -4,14 +4,17 @@
 //! This module only keeps and changes that knowledge; it never talks to the
 //! server. Callers feed it what the server said (a STATUS, untagged events,
 //! a fresh UID list, fetched rows) and ask it whether it still matches.
-//! Invariant: `uids` is ascending, and every sorted list and every row names
-//! only UIDs in `uids`.
+//! Invariant: `uids` is ascending, and every sorted list, every row and every
+//! entry of the sort key table names only UIDs in `uids`. Outside an update
+//! by the mail service, a mailbox with a sort key table has keys for every
+//! UID.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use mailfront_imap::{MailboxEvent, MailboxStatus};
 
+use super::SortKeyTable;
 use crate::mail::{MessageRow, SortField, SortOrder};
 
 /// Cached knowledge of one mailbox, valid for one UIDVALIDITY.
@@ -30,6 +33,9 @@ pub struct MailboxState {
     pub sorted: HashMap<SortOrder, Arc<Vec<u32>>>,
     /// List rows by UID; only rows that were shown or prefetched.
     pub rows: HashMap<u32, MessageRow>,
+    /// The sort keys of every message, when mailfront sorts this mailbox
+    /// itself because the server has no SORT; `None` when the server sorts.
+    pub sort_keys: Option<SortKeyTable>,
 }
 
 /// What applying the server's news requires next.
@@ -56,6 +62,7 @@ impl MailboxState {
             uids,
             sorted: HashMap::new(),
             rows: HashMap::new(),
+            sort_keys: None,
         }
     }
 
@@ -151,6 +158,9 @@ impl MailboxState {
             }
         }
         self.rows.retain(|uid, _| !gone.contains(uid));
+        if let Some(table) = self.sort_keys.as_mut() {
+            table.remove(&gone);
+        }
     }
 
     /// Replaces the UID list with the server's complete one: UIDs no longer
@@ -173,7 +183,10 @@ impl MailboxState {
     /// them at its newest end without changing the rest (arrival and date
     /// orders, when every new message is at least as new as the newest one
     /// known) is extended in place; any other order's list is dropped, to be
-    /// sorted again by the server when it is next shown.
+    /// sorted again by the server when it is next shown. With a sort key
+    /// table every list is dropped, since sorting the keys again costs less
+    /// than a server's SORT and cannot disagree with them; the caller adds
+    /// the new messages' keys.
     pub fn merge_new(&mut self, new_rows: Vec<MessageRow>) {
         if new_rows.is_empty() {
             return;
@@ -184,6 +197,9 @@ impl MailboxState {
         self.uids.sort_unstable();
         self.uids.dedup();
 
+        if self.sort_keys.is_some() {
+            self.sorted.clear();
+        }
         let orders: Vec<SortOrder> = self.sorted.keys().copied().collect();
         for order in orders {
             let list = self.sorted.get(&order).cloned().unwrap_or_default();
@@ -252,7 +268,8 @@ impl MailboxState {
     pub fn weight(&self) -> u32 {
         let lists: usize = self.sorted.values().map(|l| l.len() * 4).sum();
         let rows = self.rows.len() * 320;
-        let total = 256 + self.uids.len() * 4 + lists + rows;
+        let keys = self.sort_keys.as_ref().map_or(0, SortKeyTable::weight);
+        let total = 256 + self.uids.len() * 4 + lists + rows + keys;
         u32::try_from(total).unwrap_or(u32::MAX)
     }
 }
@@ -409,6 +426,30 @@ mod tests {
         );
         assert!(!state.sorted.contains_key(&by_size));
         assert!(state.uids.contains(&13));
+    }
+
+    #[test]
+    fn expunged_messages_leave_the_sort_key_table_and_new_ones_drop_every_list() {
+        let mut state = state_with(&[1, 2, 3]);
+        let mut table = SortKeyTable::new();
+        for uid in [1, 2, 3] {
+            table.insert(crate::cache::MessageKeys {
+                uid,
+                arrival: i64::from(uid),
+                date: 0,
+                size: 0,
+                from: String::new(),
+                subject: String::new(),
+            });
+        }
+        state.sort_keys = Some(table);
+
+        assert_eq!(state.reconcile(vec![1, 3, 4]), vec![4]);
+        let table = state.sort_keys.as_ref().unwrap();
+        assert_eq!(table.missing(&[1, 2, 3]), [2]);
+        state.merge_new(vec![row(4, 59)]);
+        assert!(state.sorted.is_empty(), "sorted again from the keys");
+        assert_eq!(state.uids, vec![1, 3, 4]);
     }
 
     #[test]

@@ -1,11 +1,9 @@
 //! A window of a mailbox: the sorted UID list, cut into pages, and the list
 //! rows of one page.
 //!
-//! The order comes from the server's SORT when it has the extension and is
-//! kept in the cache. Without SORT only arrival order is available (UID
-//! SEARCH ALL, which is arrival order); another order requested of such a
-//! server falls back to arrival order, and the page says which order it
-//! shows.
+//! The order comes from the server's SORT when it has the extension, and is
+//! computed by mailfront from the messages' sort keys by the same rules
+//! (RFC 5256) when it has not; either way it is kept in the cache.
 
 use chrono::{DateTime, FixedOffset};
 use mailfront_imap::{Address, MessageSummary};
@@ -135,7 +133,7 @@ pub struct MailboxPage {
     /// follows an anchor may start between two page boundaries.
     pub start: usize,
     pub page_count: usize,
-    /// The order actually used (may differ from the one asked for on a server without SORT).
+    /// The order used: the one asked for, with or without SORT.
     pub sort: SortOrder,
     pub rows: Vec<MessageRow>,
 }

@@ -8,6 +8,7 @@
 //! once on a fresh connection; an operation that changes state never is.
 
 mod actions;
+mod client_sort;
 mod folders;
 mod listing;
 mod message;

@@ -11,19 +11,25 @@
 //! that does not add up) refetches the UID list; a new UIDVALIDITY drops the
 //! mailbox's cache. Every connection's news is drained into the cache before
 //! the connection selects another mailbox or goes back to the pool.
+//!
+//! A server with SORT sorts each order once. On a server without it, the
+//! sort keys of every message are fetched once when the mailbox is loaded,
+//! those of new messages when they are merged, and every order is computed
+//! from them by the rules of `client_sort`.
 
 use std::sync::{Arc, Mutex};
 
 use mailfront_imap::{Connection, MailboxEvent, MailboxStatus, SearchCriteria};
 
+use super::client_sort::message_keys;
 use super::listing::row_from_summary;
-use super::{MailError, MailService, SortField, SortOrder};
-use crate::cache::{Freshness, MailboxState, SharedMailbox};
+use super::{MailError, MailService, SortOrder};
+use crate::cache::{Freshness, MailboxState, MessageKeys, SharedMailbox, SortKeyTable};
 use crate::metrics::bump;
 use crate::pool::Credentials;
 
 /// New messages beyond this many are added to the UID list without their
-/// rows, and the sorted lists are dropped to be sorted again by the server.
+/// rows, and the sorted lists are dropped to be sorted again.
 const MAX_MERGED_ROWS: usize = 500;
 
 impl MailService {
@@ -125,7 +131,8 @@ impl MailService {
         Ok(state)
     }
 
-    /// Selects the mailbox, sorts it in `order` and caches the result.
+    /// Selects the mailbox, sorts it in `order` (on the server, or here from
+    /// the sort keys of every message) and caches the result.
     async fn load_state(
         &self,
         connection: &mut Connection,
@@ -134,11 +141,24 @@ impl MailService {
         order: SortOrder,
     ) -> Result<SharedMailbox, MailError> {
         let uidvalidity = self.ensure_selected(connection, account, raw_name).await?;
-        let (sorted, order) = self.sort_on_server(connection, order).await?;
+        let (uids, sorted, sort_keys) = if connection.capabilities().sort() {
+            let sorted = self.sort_on_server(connection, order).await?;
+            let mut uids = sorted.clone();
+            uids.sort_unstable();
+            (uids, sorted, None)
+        } else {
+            bump(&self.metrics.commands.search);
+            let found = connection.uid_search(&SearchCriteria::All).await?;
+            let mut table = SortKeyTable::new();
+            for keys in self.fetch_keys(connection, &found).await? {
+                table.insert(keys);
+            }
+            // A message expunged since the search has no keys.
+            let uids: Vec<u32> = found.into_iter().filter(|u| table.contains(*u)).collect();
+            (uids, table.sorted(order), Some(table))
+        };
         let selected = connection.selected().cloned();
 
-        let mut uids = sorted.clone();
-        uids.sort_unstable();
         let uidnext = selected
             .as_ref()
             .and_then(|s| s.uidnext)
@@ -146,6 +166,7 @@ impl MailService {
         let highestmodseq = selected.as_ref().and_then(|s| s.highestmodseq);
         let mut state = MailboxState::new(uidvalidity, uidnext, highestmodseq, uids);
         state.sorted.insert(order, Arc::new(sorted));
+        state.sort_keys = sort_keys;
 
         let shared = Arc::new(Mutex::new(state));
         self.cache.store_mailbox(account, raw_name, shared.clone());
@@ -221,12 +242,19 @@ impl MailService {
         if new.is_empty() {
             return Ok(());
         }
+        let sorted_here = lock(state).sort_keys.is_some();
+        let keys = if sorted_here {
+            self.fetch_keys(connection, &new).await?
+        } else {
+            Vec::new()
+        };
         if new.len() > MAX_MERGED_ROWS {
             let mut known = lock(state);
             known.uids.extend(new);
             known.uids.sort_unstable();
             known.uids.dedup();
             known.sorted.clear();
+            add_keys(&mut known, keys);
             return Ok(());
         }
         bump(&self.metrics.commands.fetch);
@@ -236,8 +264,25 @@ impl MailService {
             .iter()
             .map(row_from_summary)
             .collect();
-        lock(state).merge_new(rows);
+        let mut known = lock(state);
+        known.merge_new(rows);
+        add_keys(&mut known, keys);
         Ok(())
+    }
+
+    /// The sort keys of `uids`, by the rules of RFC 5256; messages expunged
+    /// meanwhile have none.
+    async fn fetch_keys(
+        &self,
+        connection: &mut Connection,
+        uids: &[u32],
+    ) -> Result<Vec<MessageKeys>, MailError> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        bump(&self.metrics.commands.fetch);
+        let raw = connection.fetch_sort_keys(uids).await?;
+        Ok(raw.iter().map(message_keys).collect())
     }
 
     /// Fetches, in the background, the rows of a window the user is likely
@@ -298,23 +343,43 @@ impl MailService {
         });
     }
 
-    /// The UID list of `order`, from the cache or sorted by the server.
+    /// The UID list of `order`: from the cache, sorted by the server, or
+    /// sorted here from the cached sort keys (fetching those still missing).
     pub(crate) async fn sorted_list(
         &self,
         connection: &mut Connection,
         account: &str,
         raw_name: &str,
         state: &SharedMailbox,
-        wanted: SortOrder,
+        order: SortOrder,
     ) -> Result<(Arc<Vec<u32>>, SortOrder), MailError> {
-        let order = self.possible_order(connection, wanted);
-        if let Some(list) = lock(state).sorted.get(&order) {
-            return Ok((list.clone(), order));
+        let missing_keys = {
+            let known = lock(state);
+            if let Some(list) = known.sorted.get(&order) {
+                return Ok((list.clone(), order));
+            }
+            known
+                .sort_keys
+                .as_ref()
+                .map(|table| table.missing(&known.uids))
+        };
+
+        if let Some(missing) = missing_keys {
+            let keys = if missing.is_empty() {
+                Vec::new()
+            } else {
+                self.ensure_selected(connection, account, raw_name).await?;
+                self.fetch_keys(connection, &missing).await?
+            };
+            let mut known = lock(state);
+            add_keys(&mut known, keys);
+            let list = Arc::new(sort_here(&mut known, order));
+            known.sorted.insert(order, list.clone());
+            return Ok((list, order));
         }
 
         self.ensure_selected(connection, account, raw_name).await?;
-        let (list, order) = self.sort_on_server(connection, order).await?;
-        let list = Arc::new(list);
+        let list = Arc::new(self.sort_on_server(connection, order).await?);
         let mut known = lock(state);
         if list.len() != known.uids.len() {
             let mut all = (*list).clone();
@@ -329,39 +394,20 @@ impl MailService {
         Ok((list, order))
     }
 
-    /// The order the server can give: any with SORT, arrival without.
-    fn possible_order(&self, connection: &Connection, wanted: SortOrder) -> SortOrder {
-        if connection.capabilities().sort() {
-            return wanted;
-        }
-        SortOrder {
-            field: SortField::Arrival,
-            descending: wanted.field != SortField::Arrival || wanted.descending,
-        }
-    }
-
+    /// `UID SORT` in `order`; the server must have SORT.
     async fn sort_on_server(
         &self,
         connection: &mut Connection,
-        wanted: SortOrder,
-    ) -> Result<(Vec<u32>, SortOrder), MailError> {
-        let order = self.possible_order(connection, wanted);
-        if connection.capabilities().sort() {
-            bump(&self.metrics.commands.sort);
-            let mut uids = connection
-                .uid_sort(&super::sort_keys(order), &SearchCriteria::All)
-                .await?;
-            if order.descending {
-                uids.reverse();
-            }
-            return Ok((uids, order));
-        }
-        bump(&self.metrics.commands.search);
-        let mut uids = connection.uid_search(&SearchCriteria::All).await?;
+        order: SortOrder,
+    ) -> Result<Vec<u32>, MailError> {
+        bump(&self.metrics.commands.sort);
+        let mut uids = connection
+            .uid_sort(&super::sort_keys(order), &SearchCriteria::All)
+            .await?;
         if order.descending {
             uids.reverse();
         }
-        Ok((uids, order))
+        Ok(uids)
     }
 
     /// Selects the mailbox unless the connection has it selected already
@@ -441,6 +487,37 @@ pub(crate) fn lock(state: &SharedMailbox) -> std::sync::MutexGuard<'_, MailboxSt
     state
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Adds fetched sort keys to the state's table, for messages it still holds.
+fn add_keys(state: &mut MailboxState, keys: Vec<MessageKeys>) {
+    let MailboxState {
+        uids, sort_keys, ..
+    } = state;
+    let Some(table) = sort_keys.as_mut() else {
+        return;
+    };
+    for keys in keys {
+        if uids.binary_search(&keys.uid).is_ok() {
+            table.insert(keys);
+        }
+    }
+}
+
+/// Sorts the state's messages from its sort key table. Messages that still
+/// lack keys after they were fetched were expunged meanwhile: they leave the
+/// state, and the next validation finds out what else changed.
+fn sort_here(state: &mut MailboxState, order: SortOrder) -> Vec<u32> {
+    let Some(table) = state.sort_keys.as_ref() else {
+        return Vec::new();
+    };
+    let gone = table.missing(&state.uids);
+    state.remove(&gone);
+    state
+        .sort_keys
+        .as_ref()
+        .map(|table| table.sorted(order))
+        .unwrap_or_default()
 }
 
 fn counts_match(state: &MailboxState, status: &MailboxStatus) -> bool {
