@@ -62,7 +62,7 @@ impl Dovecot {
             .get_or_init(|| {
                 remove_stale_instances();
                 let dir = instances_dir().join(std::process::id().to_string());
-                Dovecot::start(&dir, None, false)
+                Dovecot::start(&dir, None, false, false)
             })
             .as_ref()
     }
@@ -73,7 +73,16 @@ impl Dovecot {
     pub fn start_private(max_userip: u32) -> Option<Dovecot> {
         let n = NEXT_PRIVATE.fetch_add(1, Ordering::Relaxed);
         let dir = instances_dir().join(format!("{}-p{n}", std::process::id()));
-        Dovecot::start(&dir, Some(max_userip), true)
+        Dovecot::start(&dir, Some(max_userip), true, false)
+    }
+
+    /// A separate instance that advertises no SORT, ESORT or THREAD after
+    /// login (`scripts/dovecot start --no-sort`), like a server without
+    /// them; stopped on drop like [`Dovecot::start_private`].
+    pub fn start_private_without_sort() -> Option<Dovecot> {
+        let n = NEXT_PRIVATE.fetch_add(1, Ordering::Relaxed);
+        let dir = instances_dir().join(format!("{}-p{n}", std::process::id()));
+        Dovecot::start(&dir, None, true, true)
     }
 
     /// Creates a fresh user with a unique name built from `prefix` (tests run
@@ -174,7 +183,12 @@ impl Dovecot {
         Ok(client)
     }
 
-    fn start(dir: &Path, max_userip: Option<u32>, stop_on_drop: bool) -> Option<Dovecot> {
+    fn start(
+        dir: &Path,
+        max_userip: Option<u32>,
+        stop_on_drop: bool,
+        no_sort: bool,
+    ) -> Option<Dovecot> {
         if dir.exists() {
             stop_and_remove(dir);
         }
@@ -184,6 +198,9 @@ impl Dovecot {
         let mut args = vec!["start", path_str(dir), "--owner-pid", &pid];
         if let Some(limit) = &limit {
             args.extend(["--max-userip", limit]);
+        }
+        if no_sort {
+            args.push("--no-sort");
         }
         let out = run_script(&args);
 
