@@ -614,9 +614,80 @@ async fn deleting_from_the_message_view_moves_on_to_the_next_message() {
     assert_eq!(next.texts("h1.subject"), vec!["msg 25"]);
     assert!(path_of(&answer.location).ends_with("?page=1"));
 
+    let again = submit(&browser, &view, &format!("{here}/actions"), "delete", &[]).await;
+    assert_eq!(again.status, 303, "{}", again.text());
+    assert_eq!(
+        path_of(&again.location),
+        "/mail/Paging?page=1&sort=date-desc"
+    );
+    assert_eq!(server_count(dovecot, &user, &password, "Trash"), 1);
+
     let old = browser.get(&here).await;
     assert_eq!(old.status, 404);
     let list = browser.get("/mail/Paging?page=1").await;
     assert_eq!(rows(&list)[19].0, "msg 25");
+    node.stop().await;
+}
+
+/// The number of IMAP commands of one kind the node has sent.
+async fn commands_sent(browser: &Browser, kind: &str) -> u64 {
+    let page = browser.get("/metrics").await;
+    let name = format!("mailfront_imap_commands_total{{kind=\"{kind}\"}} ");
+    page.text()
+        .lines()
+        .find_map(|line| line.strip_prefix(&name)?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from metrics"))
+}
+
+#[tokio::test]
+async fn the_list_after_an_action_is_served_from_the_updated_cache() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = user_with(dovecot, "cache-follows", "INBOX", 30);
+    let node = node_for(dovecot, "cache-follows").await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    let list = browser.get("/mail/INBOX").await;
+    let shown = rows(&list);
+    let picked: Vec<u32> = shown[..2].iter().map(|(_, uid)| *uid).collect();
+    for action in ["read", "flag", "delete"] {
+        let page = browser.get("/mail/INBOX").await;
+        let answer = submit(
+            &browser,
+            &page,
+            "/mail/INBOX/actions",
+            action,
+            &uid_fields(&picked),
+        )
+        .await;
+        assert_eq!(answer.status, 303, "{}", answer.text());
+
+        let kinds = ["select", "sort", "search", "fetch"];
+        let mut before = Vec::new();
+        for kind in kinds {
+            before.push(commands_sent(&browser, kind).await);
+        }
+        let after = browser.get(&path_of(&answer.location)).await;
+        for (kind, count) in kinds.iter().zip(before) {
+            let now = commands_sent(&browser, kind).await;
+            assert_eq!(now, count, "the list after {action} sent {kind}");
+        }
+        let texts = after.text();
+        match action {
+            "read" => {
+                assert_eq!(after.texts("tr.unread td.subject").len(), 18, "{texts}");
+                let unseen = after.texts("nav.folders li.current span.unseen");
+                assert_eq!(unseen, vec!["28"]);
+            }
+            "flag" => assert_eq!(after.texts("tr.flagged td.subject").len(), 2, "{texts}"),
+            _ => {
+                assert!(!rows(&after).iter().any(|(_, uid)| picked.contains(uid)));
+                assert!(texts.contains("28 messages"), "{texts}");
+                let trash = after.attrs("nav.folders a[href=\"/mail/Trash\"]", "title");
+                assert_eq!(trash, vec!["Trash · 2 messages"]);
+            }
+        }
+    }
     node.stop().await;
 }

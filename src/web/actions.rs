@@ -47,7 +47,6 @@ pub struct MoveTarget {
 
 impl ActionBar {
     pub fn new(url: String, folders: &[Folder], current: &str) -> ActionBar {
-        let role = |f: &Folder| f.role;
         ActionBar {
             url,
             form_token: new_form_token(),
@@ -59,12 +58,10 @@ impl ActionBar {
                     label: f.full_label.clone(),
                 })
                 .collect(),
-            in_trash: folders
-                .iter()
-                .any(|f| f.raw_name == current && role(f) == Some(FolderRole::Trash)),
+            in_trash: has_role(folders, current, FolderRole::Trash),
             has_archive: folders
                 .iter()
-                .any(|f| f.raw_name != current && role(f) == Some(FolderRole::Archive)),
+                .any(|f| f.raw_name != current && f.role == Some(FolderRole::Archive)),
         }
     }
 }
@@ -242,11 +239,18 @@ pub async fn act_on_message(
         "{}?page={page}",
         paths::message(&at.mailbox, at.uidvalidity, at.uid)
     );
+    let action = Action::parse(&form.action);
+    let leaves = matches!(
+        action,
+        Some(Action::Delete | Action::Destroy | Action::Archive | Action::Move)
+    );
     if !accept_form(&mut signed_in, &form)? {
-        return Ok(see_other(&here));
+        // The first submit may have taken the message away: the list is
+        // the one place that exists either way.
+        return Ok(see_other(if leaves { &list } else { &here }));
     }
 
-    let action = Action::parse(&form.action).ok_or(AppError::BadRequest("unknown action"))?;
+    let action = action.ok_or(AppError::BadRequest("unknown action"))?;
     let selection = Selection {
         raw_name: at.mailbox.clone(),
         uidvalidity: at.uidvalidity,
@@ -259,10 +263,6 @@ pub async fn act_on_message(
         return Ok(html(StatusCode::OK, view.render()));
     }
 
-    let leaves = matches!(
-        action,
-        Action::Delete | Action::Destroy | Action::Archive | Action::Move
-    );
     let neighbour = if leaves {
         let credentials = &signed_in.credentials;
         state
