@@ -240,10 +240,15 @@ async fn every_corpus_message_reads_through_the_pages_as_its_structure_says() {
         .filter(|(file, check, _)| !known.iter().any(|f| f.file == *file && f.check == *check))
         .map(|(file, _, _)| *file)
         .collect();
+    let unread: Vec<&str> = stored
+        .iter()
+        .filter(|m| m.expected.is_none())
+        .map(|m| m.file.as_str())
+        .collect();
     let _ = writeln!(
         std::io::stderr(),
         "corpus through the pages: {} messages appended in {:.1}s, {} pages, {} frames, \
-         {} downloads, {} lines found, not read by mailparse: {}, {} known differences, \
+         {} downloads, {} lines found, not read by mailparse: {:?}, {} known differences, \
          {} faults, {:.1}s in all{}",
         stored.len(),
         appended_in.as_secs_f64(),
@@ -251,14 +256,7 @@ async fn every_corpus_message_reads_through_the_pages_as_its_structure_says() {
         tally.frames,
         tally.downloads,
         tally.lines_found,
-        format!(
-            "{:?}",
-            stored
-                .iter()
-                .filter(|m| m.expected.is_none())
-                .map(|m| m.file.as_str())
-                .collect::<Vec<_>>()
-        ),
+        unread,
         known.len(),
         faults.len(),
         started.elapsed().as_secs_f64(),
