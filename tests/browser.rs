@@ -52,23 +52,30 @@ const HOSTILE_HTML: &str = r#"<html><head>
 <title>HIDE: title text</title>
 <meta http-equiv="refresh" content="0;url=http://refresh.invalid/">
 <link rel="stylesheet" href="http://link.invalid/x.css">
-<style>@import url("http://import.invalid/x.css"); body { background: url(http://style.invalid/bg.png) }</style>
+<style>@import url("http://import.invalid/x.css");
+body { background: url(http://style.invalid/bg.png) }</style>
 <base href="http://base.invalid/">
 </head>
 <body onload="document.title='pwned-onload'">
 <p>Hostile sample: this sentence stays visible.</p>
-<script>document.title='pwned-script';document.body.setAttribute('data-pwned','script');new Image().src='http://beacon.invalid/script';</script>
+<script>document.title='pwned-script';
+document.body.setAttribute('data-pwned','script');
+new Image().src='http://beacon.invalid/script';</script>
 <img src="http://tracker.invalid/x.png" width="1" height="1" alt="">
-<img src="missing.png" onerror="document.title='pwned-onerror';new Image().src='http://beacon.invalid/onerror'">
+<img src="missing.png"
+  onerror="document.title='pwned-onerror';new Image().src='http://beacon.invalid/onerror'">
 <img srcset="http://srcset.invalid/a.png 2x" alt="">
 <div style="background-image:url('http://css.invalid/bg.png')">A styled block.</div>
 <a href="javascript:document.title='pwned-link'">Open the report</a>
 <a href=" JaVa&#09;ScRiPt:document.title='pwned-link2'">Read online</a>
-<svg width="40" height="40"><animate onbegin="document.title='pwned-svg';document.documentElement.setAttribute('data-pwned','svg')" attributeName="x" dur="0.1s"/><image href="http://svg.invalid/i.png" width="10" height="10"/></svg>
+<svg width="40" height="40"><animate attributeName="x" dur="0.1s"
+  onbegin="document.title='pwned-svg';document.documentElement.setAttribute('data-pwned','svg')"/>
+<image href="http://svg.invalid/i.png" width="10" height="10"/></svg>
 <iframe src="http://frame.invalid/"></iframe>
 <object data="http://object.invalid/x"></object>
 <video poster="http://poster.invalid/p.png"></video>
-<form action="http://form.invalid/"><input type="image" src="http://input.invalid/i.png" alt="go"></form>
+<form action="http://form.invalid/">
+<input type="image" src="http://input.invalid/i.png" alt="go"></form>
 <table background="http://table.invalid/bg.png"><tr><td>A table cell.</td></tr></table>
 <p style="behavior:url(http://htc.invalid/x.htc)">End of the hostile sample.</p>
 </body></html>
