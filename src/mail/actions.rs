@@ -10,8 +10,21 @@
 //! (flags of the cached rows, removed UIDs, folder counts) and the
 //! connection's news is drained into it, so that the next page shows the
 //! change without reloading the mailbox.
+//!
+//! # Limitations
+//!
+//! - Removing for good needs UIDPLUS (UID EXPUNGE of just the chosen UIDs);
+//!   without it the action fails before anything is marked, since a plain
+//!   EXPUNGE would also remove messages other clients marked `\Deleted`.
+//! - Without MOVE and UIDPLUS, moved messages stay in their folder marked
+//!   `\Deleted` (see `Connection::move_messages`): they leave the cache at
+//!   once but come back at the next validation, which counts them.
+//! - The cached HIGHESTMODSEQ is not advanced by mailfront's own changes, as
+//!   that could hide a change another client made at the same moment. A
+//!   page then served by another pooled connection fetches the UID list and
+//!   the rows of its window again, once.
 
-use mailfront_imap::{Connection, FlagOp};
+use mailfront_imap::{Connection, FlagOp, ImapError};
 
 use super::sync::lock;
 use super::{Folder, FolderRole, MailError, MailService, SortOrder};
@@ -131,7 +144,7 @@ impl MailService {
 
         self.ensure_selected(&mut connection, account, raw_name)
             .await?;
-        bump(&self.metrics.commands.store);
+        bump(&self.metrics.commands.other);
         let moved = connection.move_messages(&present, target_raw).await;
         if let Err(error) = moved {
             return Err(self.forget_on_missing(account, target_raw, error.into()));
@@ -161,12 +174,18 @@ impl MailService {
             return Ok(outcome);
         }
 
+        if !connection.capabilities().uidplus() {
+            return Err(MailError::Imap(ImapError::Unsupported {
+                capability: "UIDPLUS",
+            }));
+        }
         self.ensure_selected(&mut connection, account, raw_name)
             .await?;
         bump(&self.metrics.commands.store);
         connection
             .store_flags(&present, FlagOp::Add, &["\\Deleted"])
             .await?;
+        bump(&self.metrics.commands.other);
         connection.uid_expunge(&present).await?;
 
         self.forget_removed(&mut connection, account, raw_name, &state, &present)

@@ -9,6 +9,17 @@
 //! page and order of the list, or to the message's neighbour), and the
 //! session's flash says once what happened. Nothing here speaks IMAP: the
 //! mail service does the work.
+//!
+//! # Limitations
+//!
+//! - "Select all" covers the rows of the page shown, not the whole folder.
+//! - A repeated submit of a form that took a message out of its folder goes
+//!   to the list, not to the neighbour the first submit went to (the token
+//!   store remembers that a form was applied, not where it led).
+//! - Removing a message for good from its view asks for confirmation on a
+//!   page that goes back to the list afterwards, not to the neighbour.
+//! - The pages use no script, so ticking "select all" does not tick the
+//!   rows' boxes; it is applied by the server.
 
 use askama::Template;
 use axum::extract::{Path, State};
