@@ -143,7 +143,7 @@ async fn the_folder_list_puts_inbox_and_special_folders_first_with_counts() {
     let browser = Browser::signed_in(&node.base, &user, &password).await;
 
     let page = browser.get("/mail/INBOX").await;
-    let labels = page.texts("nav.folders li a, nav.folders li .noselect");
+    let labels = page.texts("nav.folders .folder-list li a, nav.folders .folder-list li .noselect");
     assert_eq!(labels.first().map(String::as_str), Some("Inbox"));
     let position = |name: &str| {
         labels
@@ -155,10 +155,13 @@ async fn the_folder_list_puts_inbox_and_special_folders_first_with_counts() {
     assert!(position("Trash") < position("Empty"));
     assert!(position("Projects") < position("2024"));
 
-    let unseen = page.texts("nav.folders li.current .unseen");
+    let unseen = page.texts("nav.folders .folder-list li.current .unseen");
     assert_eq!(unseen, vec![(45 - 15).to_string()]);
     assert_eq!(
-        page.attrs("nav.folders a[title^=\"Projects › 2024\"]", "href"),
+        page.attrs(
+            "nav.folders .folder-list a[title^=\"Projects › 2024\"]",
+            "href"
+        ),
         vec!["/mail/Projects%2F2024"]
     );
     node.stop().await;
@@ -282,7 +285,8 @@ async fn folders_with_odd_names_list_open_and_link_back_to_themselves() {
     let node = node_for(dovecot, "oddnames").await;
     let browser = Browser::signed_in(&node.base, &user, &password).await;
     let inbox = browser.get("/mail/INBOX").await;
-    let labels = inbox.texts("nav.folders li a, nav.folders li .noselect");
+    let labels =
+        inbox.texts("nav.folders .folder-list li a, nav.folders .folder-list li .noselect");
     assert!(
         !inbox.text().contains("<script>alert(8)"),
         "the name is escaped"
@@ -298,7 +302,7 @@ async fn folders_with_odd_names_list_open_and_link_back_to_themselves() {
             vec![format!("inside {}", raw.len())],
             "{raw}"
         );
-        let current = page.attrs("nav.folders li.current a", "href");
+        let current = page.attrs("nav.folders .folder-list li.current a", "href");
         assert_eq!(current, vec![href.clone()], "{raw}");
         let message = page.attrs("td.subject a", "href")[0].clone();
         assert_eq!(browser.get(&message).await.status, 200, "{raw}");

@@ -278,7 +278,7 @@ async fn a_reader_signs_in_pages_through_the_inbox_and_reads_an_html_message() {
     };
     let browser = &setup.browser;
 
-    let folders = browser.texts("nav.folders li a").await;
+    let folders = browser.texts("nav.folders .folder-list li a").await;
     assert_eq!(
         folders.first().map(String::as_str),
         Some("Inbox"),

@@ -199,14 +199,17 @@ async fn reading_through_mailfront_updates_the_list_at_once() {
 
     let list = browser.get("/mail/INBOX").await;
     assert_eq!(list.attrs("tr.unread", "class").len(), 5);
-    let unread_before = list.texts("nav.folders li.current .unseen");
+    let unread_before = list.texts("nav.folders .folder-list li.current .unseen");
     assert_eq!(unread_before, vec!["5"]);
     let href = list.attrs("td.subject a", "href")[0].clone();
     assert_eq!(browser.get(&href).await.status, 200);
 
     let list = browser.get("/mail/INBOX").await;
     assert_eq!(list.attrs("tr.unread", "class").len(), 4);
-    assert_eq!(list.texts("nav.folders li.current .unseen"), vec!["4"]);
+    assert_eq!(
+        list.texts("nav.folders .folder-list li.current .unseen"),
+        vec!["4"]
+    );
     node.stop().await;
 }
 
@@ -269,7 +272,7 @@ async fn a_renamed_or_deleted_folder_shows_as_gone() {
         assert!(page.text().contains("This folder does not exist"));
     }
     let inbox = browser.get("/mail/INBOX").await;
-    let labels = inbox.texts("nav.folders li a");
+    let labels = inbox.texts("nav.folders .folder-list li a");
     assert!(
         labels.contains(&"New".to_owned()) && !labels.contains(&"Old".to_owned()),
         "{labels:?}"

@@ -158,14 +158,18 @@ pub fn arrange(listed: &[ListedMailbox]) -> Vec<Folder> {
     special.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.raw_name.cmp(&b.1.raw_name)));
     let mut folders: Vec<Folder> = special
         .into_iter()
-        .map(|(role, mailbox, levels)| Folder {
-            raw_name: mailbox.raw_name.clone(),
-            label: if role == FolderRole::Inbox {
+        .map(|(role, mailbox, levels)| {
+            let label = if role == FolderRole::Inbox {
                 "Inbox".to_owned()
             } else {
                 levels.join(" › ")
-            },
-            full_label: levels.join(" › "),
+            };
+            (role, mailbox, label)
+        })
+        .map(|(role, mailbox, label)| Folder {
+            raw_name: mailbox.raw_name.clone(),
+            full_label: label.clone(),
+            label,
             depth: 0,
             role: Some(role),
             selectable: !is_noselect(mailbox),
