@@ -677,14 +677,15 @@ async fn the_list_after_an_action_is_served_from_the_updated_cache() {
         match action {
             "read" => {
                 assert_eq!(after.texts("tr.unread td.subject").len(), 18, "{texts}");
-                let unseen = after.texts("nav.folders li.current span.unseen");
+                let unseen = after.texts("nav.folders .folder-list li.current span.unseen");
                 assert_eq!(unseen, vec!["28"]);
             }
             "flag" => assert_eq!(after.texts("tr.flagged td.subject").len(), 2, "{texts}"),
             _ => {
                 assert!(!rows(&after).iter().any(|(_, uid)| picked.contains(uid)));
                 assert!(texts.contains("28 messages"), "{texts}");
-                let trash = after.attrs("nav.folders a[href=\"/mail/Trash\"]", "title");
+                let trash =
+                    after.attrs("nav.folders .folder-list a[href=\"/mail/Trash\"]", "title");
                 assert_eq!(trash, vec!["Trash · 2 messages"]);
             }
         }
