@@ -11,6 +11,7 @@ mod app;
 mod fake_imap;
 mod support;
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use app::{settings_for, Browser, Node, Page};
@@ -188,6 +189,13 @@ async fn thirty_clicks_at_once_on_one_session_are_served_or_told_to_retry() {
         busy as i64,
         "every 429 is counted"
     );
+    let locks = node.server.state.local_locks.as_ref().expect("local locks");
+    let counters = locks.counters();
+    assert_eq!(
+        counters.refused_queue_full.load(Ordering::Relaxed),
+        busy as u64
+    );
+    assert_eq!(counters.timed_out.load(Ordering::Relaxed), 0);
 
     let after = browser.get("/mail/INBOX").await;
     assert_served(&after, "/mail/INBOX");

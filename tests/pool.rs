@@ -7,6 +7,7 @@
 mod app;
 mod support;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use app::{settings_for, Browser, Node, Page};
@@ -133,6 +134,16 @@ fn check_busy_page(page: &Page) -> u64 {
     retry_after
 }
 
+/// Requests the session lock refused: (queue full, waited too long).
+fn lock_refusals(node: &Node) -> (u64, u64) {
+    let locks = node.server.state.local_locks.as_ref().expect("local locks");
+    let counters = locks.counters();
+    (
+        counters.refused_queue_full.load(Ordering::Relaxed),
+        counters.timed_out.load(Ordering::Relaxed),
+    )
+}
+
 /// Asserts a page is a page of the mail, not an error or a sign-in page.
 fn assert_served(page: &Page, path: &str) {
     assert_eq!(page.status, 200, "{path}: {}", page.text());
@@ -182,6 +193,10 @@ async fn eight_sessions_of_one_account_stay_within_the_servers_connection_limit(
     for (path, page, _) in &answers {
         assert_served(page, path);
     }
+    let busy: usize = answers.iter().map(|(_, _, busy)| busy).sum();
+    let (queue_full, timed_out) = lock_refusals(&node);
+    assert_eq!(queue_full, busy as u64, "each 429 came from a full queue");
+    assert_eq!(timed_out, 0, "no click waited out the lock timeout");
     let log = dovecot.log_text();
     assert!(
         !log.contains(LIMIT_LINE),
