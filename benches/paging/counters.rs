@@ -19,6 +19,11 @@ pub struct Counters {
     pub commands: u64,
     /// `mailfront_cache_validity_checks_total`, when published.
     pub validity_checks: Option<u64>,
+    /// `mailfront_pool_reconnects_total`.
+    pub reconnects: u64,
+    /// `mailfront_imap_connections_open`, a gauge: the value at the end
+    /// when taken from [`Counters::since`].
+    pub connections_open: u64,
 }
 
 impl Counters {
@@ -54,6 +59,8 @@ impl Counters {
                 "mailfront_cache_validity_checks_total" => {
                     counters.validity_checks = Some(value);
                 }
+                "mailfront_pool_reconnects_total" => counters.reconnects = value,
+                "mailfront_imap_connections_open" => counters.connections_open = value,
                 _ if name.starts_with("mailfront_imap_commands_total{") => {
                     counters.commands += value;
                 }
@@ -63,7 +70,8 @@ impl Counters {
         counters
     }
 
-    /// What happened between `earlier` and `self`.
+    /// What happened between `earlier` and `self`; gauges keep their value
+    /// of `self`.
     pub fn since(&self, earlier: &Counters) -> Counters {
         Counters {
             logins: self.logins.saturating_sub(earlier.logins),
@@ -73,6 +81,8 @@ impl Counters {
                 (Some(now), Some(then)) => Some(now.saturating_sub(then)),
                 _ => None,
             },
+            reconnects: self.reconnects.saturating_sub(earlier.reconnects),
+            connections_open: self.connections_open,
         }
     }
 }

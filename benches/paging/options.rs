@@ -22,6 +22,17 @@ const MAX_MAILBOX: usize = 200_000;
 /// The longest a throughput run may last, in seconds.
 const MAX_SECONDS: f64 = 120.0;
 
+/// Flags of the libtest harness that take a value, which `cargo test` may
+/// pass on to this binary too.
+const HARNESS_FLAGS_WITH_VALUE: [&str; 6] = [
+    "--test-threads",
+    "--skip",
+    "--format",
+    "--color",
+    "--logfile",
+    "-Z",
+];
+
 /// What one start of the binary does.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -151,8 +162,12 @@ impl Options {
                         return Ok(Request::Skip);
                     }
                 }
-                // Flags of the test harness (e.g. --nocapture) mean nothing here.
-                _ if !full => {}
+                // Flags of the test harness mean nothing here; skip their values.
+                flag if !full => {
+                    if HARNESS_FLAGS_WITH_VALUE.contains(&flag) {
+                        rest.next();
+                    }
+                }
                 other => return Err(UsageError(format!("argument {other:?} not understood"))),
             }
         }

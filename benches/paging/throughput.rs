@@ -5,9 +5,12 @@
 //! It owns the runs: for every session count, a pooled node and then a
 //! login-per-request node, each fresh, each run for the same number of
 //! seconds right after the other, so that both see the same load from the
-//! other users of the machine. Sessions sign in and make a few page views
-//! before the clock starts; the counters are read from `/metrics` around the
-//! timed stretch only, so sign-ins never count as steady-state logins.
+//! other users of the machine. Sessions sign in, then all walk together for
+//! a quarter of the run's time before the clock starts, while each
+//! account's pool grows to the connections the walk needs (the page view
+//! and the node's prefetch of rows overlap); the counters are read from
+//! `/metrics` around the timed stretch only, so neither sign-ins nor that
+//! growth count as steady-state logins.
 //!
 //! Invariant: a run ends by itself, at its deadline or after a fixed number
 //! of page views per session, whichever comes first.
@@ -22,9 +25,9 @@ use crate::stats::{fixed, ms, rate};
 use crate::support::Dovecot;
 use crate::table::Table;
 
-/// Untimed page views of each session before the clock starts, so that
-/// the pool and the cache have reached the size the walk needs.
-const WARM_UP_VIEWS: u64 = 10;
+/// The untimed walk before the clock starts, as a share of the timed one,
+/// in which the pools grow to the size the walk needs.
+const WARM_UP_SHARE: f64 = 0.25;
 
 /// The most page views one session makes in one run.
 const MAX_VIEWS_PER_SESSION: u64 = 200_000;
@@ -89,33 +92,20 @@ async fn run(
     .await;
     let mut sessions = Vec::with_capacity(accounts.len());
     for account in accounts {
-        let (mut session, _) =
-            Session::sign_in(&node.base, &account.user, &account.password).await?;
-        let warm_up = session.walk(WARM_UP_VIEWS).await;
-        if let Some(error) = warm_up.first_error {
-            return Err(format!("a page view before the timed run failed; {error}"));
-        }
+        let (session, _) = Session::sign_in(&node.base, &account.user, &account.password).await?;
         sessions.push(session);
     }
     let observer = crate::app::Browser::new(&node.base);
 
+    let warm_up = Duration::from_secs_f64(seconds * WARM_UP_SHARE);
+    let (sessions, walked) = walk_all(sessions, warm_up).await?;
+    if let Some(error) = walked.first_error {
+        return Err(format!("a page view before the timed run failed; {error}"));
+    }
+
     let before = Counters::read(&observer).await?;
     let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(seconds);
-    let tasks: Vec<_> = sessions
-        .into_iter()
-        .map(|mut session| {
-            tokio::spawn(async move { session.walk_until(deadline, MAX_VIEWS_PER_SESSION).await })
-        })
-        .collect();
-
-    let mut walked = Walked::default();
-    for task in tasks {
-        walked.merge(
-            task.await
-                .map_err(|e| format!("a session task failed; {e}"))?,
-        );
-    }
+    let (_, walked) = walk_all(sessions, Duration::from_secs_f64(seconds)).await?;
     let elapsed = started.elapsed();
     let counters = Counters::read(&observer).await?.since(&before);
 
@@ -127,6 +117,34 @@ async fn run(
         elapsed,
         counters,
     })
+}
+
+/// All sessions walk at once for `how_long`; returns them with what they did.
+async fn walk_all(
+    sessions: Vec<Session>,
+    how_long: Duration,
+) -> Result<(Vec<Session>, Walked), String> {
+    let deadline = Instant::now() + how_long;
+    let tasks: Vec<_> = sessions
+        .into_iter()
+        .map(|mut session| {
+            tokio::spawn(async move {
+                let walked = session.walk_until(deadline, MAX_VIEWS_PER_SESSION).await;
+                (session, walked)
+            })
+        })
+        .collect();
+
+    let mut sessions = Vec::with_capacity(tasks.len());
+    let mut walked = Walked::default();
+    for task in tasks {
+        let (session, done) = task
+            .await
+            .map_err(|e| format!("a session task failed; {e}"))?;
+        sessions.push(session);
+        walked.merge(done);
+    }
+    Ok((sessions, walked))
 }
 
 /// The section's table and the two figures with a target.
@@ -142,7 +160,9 @@ pub fn report(runs: &[Run], seconds: f64) -> String {
         ">median message ms",
         ">errors",
         ">IMAP logins / 1,000 views",
+        ">IMAP commands / view",
         ">validity checks / view",
+        ">IMAP connections at the end",
     ]);
     for run in runs {
         table.row(vec![
@@ -156,8 +176,13 @@ pub fn report(runs: &[Run], seconds: f64) -> String {
             ms(run.walked.messages.median()),
             run.walked.errors.to_string(),
             fixed(run.logins_per_1000(), 1),
+            fixed(
+                rate(run.counters.commands, run.walked.views.len() as u64, 1.0),
+                1,
+            ),
             run.checks_per_view()
                 .map_or_else(|| "not counted".to_owned(), |v| format!("{v:.2}")),
+            run.counters.connections_open.to_string(),
         ]);
     }
 
