@@ -22,6 +22,7 @@
 //!   rows' boxes; it is applied by the server.
 
 use askama::Template;
+use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -30,6 +31,7 @@ use serde::Deserialize;
 
 use super::error::html;
 use super::mailbox::parse_page;
+use super::message::message_at;
 use super::signed_in::SignedIn;
 use super::views::Layout;
 use super::{paths, AppError, AppState};
@@ -187,10 +189,11 @@ pub struct MessagePath {
 pub async fn act_on_list(
     State(state): State<AppState>,
     mut signed_in: SignedIn,
-    Path(raw_name): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    raw_name: Result<Path<String>, PathRejection>,
+    pairs: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, AppError> {
-    let form = ActionForm::read(pairs);
+    let Path(raw_name) = raw_name.map_err(|_| AppError::MailboxNotFound)?;
+    let form = ActionForm::read(form_pairs(pairs)?);
     let page = parse_page(form.page.as_deref()).max(1) as usize;
     let sort = form
         .sort
@@ -239,10 +242,11 @@ pub async fn act_on_list(
 pub async fn act_on_message(
     State(state): State<AppState>,
     mut signed_in: SignedIn,
-    Path(at): Path<MessagePath>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    at: Result<Path<MessagePath>, PathRejection>,
+    pairs: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, AppError> {
-    let form = ActionForm::read(pairs);
+    let at = message_at(at)?;
+    let form = ActionForm::read(form_pairs(pairs)?);
     let page = parse_page(form.page.as_deref()).max(1) as usize;
     let sort = remembered_sort(&signed_in, &at.mailbox);
     let list = paths::mailbox_page(&at.mailbox, page, &sort.token());
@@ -306,6 +310,15 @@ pub async fn act_on_message(
         },
     };
     flash_and_go(&mut signed_in, &said, &next).await
+}
+
+/// The fields of a posted form; a body that is not a form changes nothing.
+fn form_pairs(
+    pairs: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Vec<(String, String)>, AppError> {
+    pairs
+        .map(|Form(pairs)| pairs)
+        .map_err(|_| AppError::BadRequest("the form could not be read"))
 }
 
 /// Checks the CSRF token and applies the form token. `Ok(false)` for a

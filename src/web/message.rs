@@ -8,6 +8,7 @@
 //! are never rendered under this site's origin.
 
 use askama::Template;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -80,19 +81,19 @@ struct BodyFrame {
     blocks: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct MessageQuery {
     page: Option<String>,
     /// Present when the user asked to load this message's remote content.
     remote: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct BodyQuery {
     remote: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct PartQuery {
     inline: Option<String>,
 }
@@ -115,9 +116,10 @@ pub struct PartPath {
 pub async fn show_message(
     State(state): State<AppState>,
     mut signed_in: SignedIn,
-    Path(at): Path<MessagePath>,
-    Query(query): Query<MessageQuery>,
+    at: Result<Path<MessagePath>, PathRejection>,
+    query: Result<Query<MessageQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
+    let (at, query) = (message_at(at)?, query_or_default(query));
     let credentials = signed_in.credentials.clone();
     let opened = state
         .mail
@@ -192,9 +194,10 @@ pub async fn show_message(
 pub async fn show_message_body(
     State(state): State<AppState>,
     signed_in: SignedIn,
-    Path(at): Path<MessagePath>,
-    Query(query): Query<BodyQuery>,
+    at: Result<Path<MessagePath>, PathRejection>,
+    query: Result<Query<BodyQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
+    let (at, query) = (message_at(at)?, query_or_default(query));
     let opened = peek(&state, &signed_in, &at.mailbox, at.uidvalidity, at.uid).await?;
     let base = paths::message(&at.mailbox, at.uidvalidity, at.uid);
     let remote = query.remote.is_some();
@@ -235,8 +238,9 @@ pub async fn show_message_body(
 pub async fn show_source(
     State(state): State<AppState>,
     mut signed_in: SignedIn,
-    Path(at): Path<MessagePath>,
+    at: Result<Path<MessagePath>, PathRejection>,
 ) -> Result<Response, AppError> {
+    let at = message_at(at)?;
     let opened = peek(&state, &signed_in, &at.mailbox, at.uidvalidity, at.uid).await?;
     // Converting a large message touches no session state: let the
     // session's next request in now.
@@ -259,9 +263,10 @@ pub async fn show_source(
 pub async fn download_part(
     State(state): State<AppState>,
     mut signed_in: SignedIn,
-    Path(at): Path<PartPath>,
-    Query(query): Query<PartQuery>,
+    at: Result<Path<PartPath>, PathRejection>,
+    query: Result<Query<PartQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
+    let (at, query) = (message_at(at)?, query_or_default(query));
     let opened = peek(&state, &signed_in, &at.mailbox, at.uidvalidity, at.uid).await?;
     // Decoding an attachment touches no session state: let the session's
     // next request in now.
@@ -308,8 +313,9 @@ pub async fn download_part(
 pub async fn show_attached_message(
     State(state): State<AppState>,
     signed_in: SignedIn,
-    Path(at): Path<PartPath>,
+    at: Result<Path<PartPath>, PathRejection>,
 ) -> Result<Response, AppError> {
+    let at = message_at(at)?;
     let credentials = signed_in.credentials.clone();
     let opened = peek(&state, &signed_in, &at.mailbox, at.uidvalidity, at.uid).await?;
     let part = mailfront_mime::extract_part(&opened.raw, &at.part).ok_or(AppError::NotFound)?;
@@ -348,6 +354,18 @@ pub async fn show_attached_message(
         page: 1,
     };
     Ok(html(StatusCode::OK, page.render()))
+}
+
+/// The message a path names. A UIDVALIDITY or UID that is not a number in
+/// range names no message, and gets the same page as a message that is gone.
+pub(super) fn message_at<T>(at: Result<Path<T>, PathRejection>) -> Result<T, AppError> {
+    at.map(|Path(at)| at).map_err(|_| AppError::MessageGone)
+}
+
+/// A page's query, or no options at all when the query cannot be read (a
+/// repeated or malformed field): the page is shown as if asked plainly.
+pub(super) fn query_or_default<T: Default>(query: Result<Query<T>, QueryRejection>) -> T {
+    query.map(|Query(query)| query).unwrap_or_default()
 }
 
 /// Fetches a message without marking it read: for its frame, parts and

@@ -1,0 +1,127 @@
+//! Regression tests for faults found on the message pages: each test pins
+//! one fault, against a real Dovecot with the mail it needs appended over
+//! IMAP.
+
+mod app;
+mod support;
+
+use app::{settings_for, Browser, Node, Page};
+use support::Dovecot;
+
+/// A plain text message with the given subject and body.
+fn text_message(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Sender <sender@example.org>\r\nTo: reader@example.org\r\nSubject: {subject}\r\n\
+         Date: Fri, 01 Mar 2024 10:00:00 +0000\r\nMessage-ID: <one@example.org>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// A new user whose INBOX holds `messages`, in that order.
+fn user_with(dovecot: &Dovecot, prefix: &str, messages: &[Vec<u8>]) -> (String, String) {
+    let (user, password) = dovecot.new_user(prefix);
+    let mut client = dovecot.client(&user, &password);
+    for message in messages {
+        client.append("INBOX", "()", None, message);
+    }
+    client.logout();
+    (user, password)
+}
+
+/// A signed-in browser on a fresh node, and the addresses of the INBOX's
+/// messages, newest first.
+async fn reader(
+    dovecot: &Dovecot,
+    name: &str,
+    messages: &[Vec<u8>],
+) -> (Node, Browser, Vec<String>) {
+    let (user, password) = user_with(dovecot, name, messages);
+    let node = Node::start(settings_for(dovecot, &app::scratch_dir(name))).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+    let list = browser.get("/mail/INBOX").await;
+    assert_eq!(list.status, 200, "{}", list.text());
+    let urls = list
+        .attrs("td.subject a", "href")
+        .into_iter()
+        .map(|url| url.split('?').next().unwrap_or_default().to_owned())
+        .collect();
+    (node, browser, urls)
+}
+
+fn assert_message_not_found(page: &Page, what: &str) {
+    assert_eq!(page.status, 404, "{what}: {}", page.text());
+    let content_type = page.headers.get("content-type").expect("a content type");
+    assert!(
+        content_type
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/html"),
+        "{what}: {content_type:?}"
+    );
+    assert!(
+        page.text().contains("Message not found"),
+        "{what}: {}",
+        page.text()
+    );
+}
+
+#[tokio::test]
+async fn unreadable_message_addresses_get_the_message_not_found_page() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let one = text_message("plain", "hello");
+    let (node, browser, urls) = reader(dovecot, "badpaths", &[one]).await;
+    let message = &urls[0];
+    let uidvalidity = message.split('/').nth(3).expect("a UIDVALIDITY segment");
+
+    let mut asked = Vec::new();
+    for uid in ["-1", "4294967296", "abc", "1.5"] {
+        for tail in ["", "/body", "/source", "/part/1", "/part/1/view"] {
+            asked.push(format!("/mail/INBOX/{uidvalidity}/{uid}{tail}"));
+        }
+    }
+    for tail in ["", "/body", "/source", "/part/1", "/part/1/view"] {
+        asked.push(format!("/mail/INBOX/abc/1{tail}"));
+        asked.push(format!("/mail/INBOX/-1/1{tail}"));
+    }
+    for path in &asked {
+        assert_message_not_found(&browser.get(path).await, path);
+    }
+
+    let form = browser.get(message).await;
+    let csrf = form
+        .field("csrf")
+        .expect("the message page has a CSRF field");
+    for path in ["/mail/INBOX/abc/1/actions", "/mail/INBOX/1/-1/actions"] {
+        let answer = browser
+            .post(path, &[("csrf", &csrf), ("action", "read")])
+            .await;
+        assert_message_not_found(&answer, path);
+    }
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn a_repeated_query_field_shows_the_message_as_if_asked_plainly() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let one = text_message("twice asked", "hello");
+    let (node, browser, urls) = reader(dovecot, "dupquery", &[one]).await;
+    let message = &urls[0];
+
+    let page = browser.get(&format!("{message}?page=1&page=2")).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert_eq!(page.texts("h1.subject"), vec!["twice asked"]);
+    let body = browser
+        .get(&format!("{message}/body?remote=1&remote=2"))
+        .await;
+    assert_eq!(body.status, 200, "{}", body.text());
+    let part = browser
+        .get(&format!("{message}/part/1?inline=1&inline=2"))
+        .await;
+    assert_eq!(part.status, 200, "{}", part.text());
+    node.stop().await;
+}
