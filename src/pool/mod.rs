@@ -104,6 +104,11 @@ struct AccountPool {
     accepted: Mutex<Option<[u8; 32]>>,
     /// Connections open now, lent or idle; changed only by [`OpenConnection`].
     open: AtomicUsize,
+    /// When a lent connection of this account last came back dead. Idle
+    /// connections returned before then have likely died of the same cause
+    /// (a kick, a server restart), so they are checked with NOOP before they
+    /// are lent. A std mutex, held to copy or set it, never across `.await`.
+    found_dead: Mutex<Option<Instant>>,
     /// The current cap: `per_user` until the server says otherwise.
     cap: AtomicUsize,
     /// Log tags of the sessions seen using this account on this node since
@@ -113,6 +118,18 @@ struct AccountPool {
 }
 
 impl AccountPool {
+    /// Notes that a lent connection came back dead.
+    fn note_dead_connection(&self) {
+        *self.found_dead.lock().expect("found_dead lock poisoned") = Some(Instant::now());
+    }
+
+    /// Whether a connection returned at `returned_at` was already idle when
+    /// another connection of the account was found dead.
+    fn idle_when_one_died(&self, returned_at: Instant) -> bool {
+        let found_dead = *self.found_dead.lock().expect("found_dead lock poisoned");
+        found_dead.is_some_and(|dead| returned_at <= dead)
+    }
+
     /// Lowers the cap to `open` when it is higher, and the permits with it,
     /// or borrowers would open connections only to be refused: `slot` and
     /// the free permits now, taken ones when they are next taken. Otherwise
@@ -226,6 +243,7 @@ impl Drop for PooledConnection {
                 conn_id = connection.imap().id(),
                 "connection dropped as unusable"
             );
+            connection.account.note_dead_connection();
             return;
         }
         if self.mode == PoolMode::LoginPerRequest || self.closed.load(Ordering::SeqCst) {
@@ -471,6 +489,7 @@ impl ImapPool {
                     idle: Mutex::new(Vec::new()),
                     accepted: Mutex::new(None),
                     open: AtomicUsize::new(0),
+                    found_dead: Mutex::new(None),
                     cap: AtomicUsize::new(cap),
                     sessions: Mutex::new(HashSet::new()),
                 })
@@ -533,8 +552,9 @@ impl ImapPool {
     }
 
     /// Takes an idle connection, preferring one with `mailbox` selected;
-    /// checks one that idled a while with NOOP and drops any that is dead or
-    /// idled past the limit.
+    /// checks with NOOP one that idled a while or was idle when another
+    /// connection of the account was found dead, and drops any that is dead
+    /// or idled past the limit.
     async fn take_idle(
         &self,
         account: &AccountPool,
@@ -563,7 +583,8 @@ impl ImapPool {
                 connection.close();
                 continue;
             }
-            if idle_for >= settings.check_after {
+            let suspect = account.idle_when_one_died(entry.returned_at);
+            if idle_for >= settings.check_after || suspect {
                 bump(&self.shared.metrics.commands.noop);
                 if connection.imap().noop().await.is_err() || !connection.imap().is_usable() {
                     tracing::debug!("idle connection found dead; replacing it");
