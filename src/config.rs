@@ -91,11 +91,12 @@ pub struct SettingsLayer {
     #[arg(long, env = "MAILFRONT_IMAP_GREETING_TIMEOUT_MS")]
     pub imap_greeting_timeout_ms: Option<u64>,
 
-    /// Milliseconds allowed for LOGIN [default: 10000]
+    /// Milliseconds allowed for LOGIN; keep it above the server's delay after
+    /// failed logins (Dovecot's reaches 15 s) [default: 20000]
     #[arg(long, env = "MAILFRONT_IMAP_LOGIN_TIMEOUT_MS")]
     pub imap_login_timeout_ms: Option<u64>,
 
-    /// Milliseconds allowed for any other IMAP command [default: 30000]
+    /// Milliseconds allowed for any other IMAP command [default: 10000]
     #[arg(long, env = "MAILFRONT_IMAP_COMMAND_TIMEOUT_MS")]
     pub imap_command_timeout_ms: Option<u64>,
 
@@ -356,8 +357,8 @@ impl Settings {
             imap_timeouts: mailfront_imap::Timeouts {
                 connect: millis(layer.imap_connect_timeout_ms, 5_000),
                 greeting: millis(layer.imap_greeting_timeout_ms, 5_000),
-                login: millis(layer.imap_login_timeout_ms, 10_000),
-                command: millis(layer.imap_command_timeout_ms, 30_000),
+                login: millis(layer.imap_login_timeout_ms, 20_000),
+                command: millis(layer.imap_command_timeout_ms, 10_000),
             },
             max_message_bytes: layer.max_message_bytes.unwrap_or(32 << 20),
             cache: crate::cache::CacheSettings {

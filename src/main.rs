@@ -29,10 +29,14 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // html5ever reports parse recoveries (hostile mail is full of them) as
+    // warnings; they say nothing an operator can act on.
+    let filter = EnvFilter::try_from_env("MAILFRONT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,html5ever=error"));
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("MAILFRONT_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
         .init();
 
     match run() {

@@ -179,8 +179,32 @@ pub fn arrange(listed: &[ListedMailbox]) -> Vec<Folder> {
         .collect();
 
     rest.sort_by(|a, b| compare_levels(&a.0, &b.0));
+    // A special folder can be the parent of others (Archive/2004). It is
+    // listed above already, so its children stand at the top of the tree
+    // under their full name instead of under a second, unselectable copy.
+    let special_paths: Vec<Vec<String>> = listed
+        .iter()
+        .filter(|m| !rest.iter().any(|(_, r)| r.raw_name == m.raw_name))
+        .map(levels_of)
+        .collect();
     let mut emitted: Vec<Vec<String>> = Vec::new();
     for (levels, mailbox) in rest {
+        let under_special = special_paths
+            .iter()
+            .any(|special| levels.len() > special.len() && levels.starts_with(special));
+        if under_special {
+            folders.push(Folder {
+                raw_name: mailbox.raw_name.clone(),
+                label: levels.join(" › "),
+                full_label: levels.join(" › "),
+                depth: 0,
+                role: None,
+                selectable: !is_noselect(mailbox),
+                unseen: None,
+                total: None,
+            });
+            continue;
+        }
         for depth in 0..levels.len().saturating_sub(1) {
             let parent = &levels[..=depth];
             if !emitted.iter().any(|e| e.as_slice() == parent) {
@@ -210,6 +234,39 @@ pub fn arrange(listed: &[ListedMailbox]) -> Vec<Folder> {
         });
     }
     folders
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(name: &str, attributes: &[&str]) -> ListedMailbox {
+        ListedMailbox {
+            raw_name: name.to_owned(),
+            delimiter: Some('/'),
+            attributes: attributes.iter().map(|a| (*a).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_special_folder_with_children_is_listed_once() {
+        let folders = arrange(&[
+            listed("INBOX", &[]),
+            listed("Archive", &["\\HasChildren", "\\Archive"]),
+            listed("Archive/2004", &[]),
+            listed("Lists/linux", &[]),
+        ]);
+        let labels: Vec<&str> = folders.iter().map(|f| f.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            vec!["Inbox", "Archive", "Archive › 2004", "Lists", "linux"]
+        );
+        assert_eq!(
+            folders.iter().filter(|f| !f.selectable).count(),
+            1,
+            "only Lists"
+        );
+    }
 }
 
 fn levels_of(mailbox: &ListedMailbox) -> Vec<String> {

@@ -19,7 +19,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use mailfront_imap::{Connection, MailboxEvent, MailboxStatus, SearchCriteria};
+use mailfront_imap::{Connection, ImapError, MailboxEvent, MailboxStatus, SearchCriteria};
 
 use super::client_sort::message_keys;
 use super::listing::row_from_summary;
@@ -64,7 +64,9 @@ impl MailService {
         bump(&self.metrics.commands.status);
         let status = match connection.status(raw_name).await {
             Ok(status) => status,
-            Err(error) => return Err(self.forget_on_missing(account, raw_name, error.into())),
+            Err(error) => {
+                return Err(self.forget_on_missing(account, raw_name, folder_refusal(error)))
+            }
         };
         if selected_here {
             events.extend(connection.take_events());
@@ -440,7 +442,7 @@ impl MailService {
         bump(&self.metrics.commands.select);
         match connection.select(raw_name, false).await {
             Ok(selected) => Ok(selected.uidvalidity),
-            Err(error) => Err(self.forget_on_missing(account, raw_name, error.into())),
+            Err(error) => Err(self.forget_on_missing(account, raw_name, folder_refusal(error))),
         }
     }
 
@@ -480,6 +482,28 @@ impl MailService {
     }
 }
 
+/// What a refused SELECT or STATUS means for the user: a folder the server
+/// will not open (NO, BAD, or a name it cannot take) is a folder that is not
+/// there. The server's words go to the log only.
+fn folder_refusal(error: ImapError) -> MailError {
+    match error {
+        ImapError::CommandFailed {
+            command,
+            code,
+            text,
+            ..
+        } => {
+            tracing::debug!(command, ?code, text = %text, "folder refused by the server");
+            MailError::MailboxNotFound
+        }
+        ImapError::InvalidArgument { detail } => {
+            tracing::debug!(detail = %detail, "folder name refused before sending");
+            MailError::MailboxNotFound
+        }
+        other => other.into(),
+    }
+}
+
 /// Locks a mailbox state. A poisoned lock means a panic mid-update; the
 /// state is still structurally sound (every update keeps the invariants
 /// step by step), so it is used.
@@ -515,7 +539,7 @@ fn sort_here(state: &mut MailboxState, order: SortOrder) -> Vec<u32> {
     state.remove(&gone);
     state
         .sort_keys
-        .as_ref()
+        .as_mut()
         .map(|table| table.sorted(order))
         .unwrap_or_default()
 }

@@ -39,6 +39,10 @@ pub use resolver::{ResolveFailed, Resolver};
 pub struct Credentials {
     pub user: String,
     pub password: Secret<String>,
+    /// The address of the person the request came from. A connection opened
+    /// for the request tells it to the server (IMAP ID `x-originating-ip`),
+    /// so that a server trusting this node counts failed logins per person.
+    pub client: Option<std::net::IpAddr>,
 }
 
 /// Why no connection could be lent.
@@ -262,6 +266,18 @@ impl Drop for PooledConnection {
     }
 }
 
+/// The key of an account's pool: the user name lowercased, since servers
+/// (Dovecot among them) accept any case of a name for one account, and the
+/// per-account cap must hold however the user typed it.
+///
+/// Connections are still lent only for the exact name and password that
+/// logged them in: two spellings of one name share the cap, and a request
+/// under the other spelling logs in afresh (closing an idle connection to
+/// make room) rather than borrow a connection it did not prove.
+fn account_key(user: &str) -> String {
+    user.to_lowercase()
+}
+
 impl ImapPool {
     /// A pool for one IMAP server. It opens nothing until the first borrow.
     pub fn new(
@@ -480,7 +496,7 @@ impl ImapPool {
 
     fn account(&self, user: &str) -> Arc<AccountPool> {
         let mut map = self.shared.accounts.lock().expect("accounts lock poisoned");
-        map.entry(user.to_owned())
+        map.entry(account_key(user))
             .or_insert_with(|| {
                 let cap = self.shared.settings.per_user;
                 Arc::new(AccountPool {
@@ -502,7 +518,7 @@ impl ImapPool {
             .accounts
             .lock()
             .expect("accounts lock poisoned")
-            .get(user)
+            .get(&account_key(user))
             .cloned()
     }
 
@@ -693,6 +709,16 @@ impl ImapPool {
             _node_slot: node_slot,
         };
 
+        if let Some(client) = credentials.client {
+            let address = client.to_string();
+            let fields = [
+                ("name", "mailfront"),
+                ("x-originating-ip", address.as_str()),
+            ];
+            if let Err(error) = imap.send_client_id(&fields).await {
+                tracing::debug!(%error, "ID before login failed");
+            }
+        }
         bump(&shared.metrics.imap_logins);
         let login = imap.login(&credentials.user, &credentials.password).await;
         connection.imap = Some(imap);

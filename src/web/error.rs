@@ -267,6 +267,9 @@ impl IntoResponse for AppError {
             link,
         };
         let mut response = html(status, page.render());
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            set_retry_after(&mut response, 30);
+        }
         if let Some(cause) = cause {
             response
                 .extensions_mut()

@@ -10,6 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use askama::Template;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
@@ -63,15 +64,43 @@ pub struct LoginForm {
 }
 
 pub async fn show_login(
-    Query(query): Query<LoginQuery>,
+    query: Result<Query<LoginQuery>, QueryRejection>,
     State(state): State<AppState>,
+    parts: Parts,
 ) -> Response {
+    let query = query.map_or(
+        LoginQuery {
+            next: None,
+            signed_out: None,
+        },
+        |Query(q)| q,
+    );
     let notice = query.signed_out.map(|_| "You have signed out.".to_owned());
     let next = query
         .next
         .filter(|n| paths::is_local_path(n))
         .unwrap_or_default();
-    login_page(&state, StatusCode::OK, None, notice, String::new(), next)
+    let token = reusable_login_token(&parts);
+    login_page(
+        &state,
+        StatusCode::OK,
+        None,
+        notice,
+        String::new(),
+        next,
+        token,
+    )
+}
+
+/// The form token the browser holds already, so that a sign-in form left
+/// open in another tab stays valid when this one loads.
+fn reusable_login_token(parts: &Parts) -> Option<String> {
+    cookie_value(parts, LOGIN_COOKIE).filter(|token| {
+        (16..=64).contains(&token.len())
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 pub async fn submit_login(
@@ -92,6 +121,7 @@ pub async fn submit_login(
             None,
             form.username.clone(),
             next.clone(),
+            reusable_login_token(&parts),
         )
     };
 
@@ -138,6 +168,7 @@ pub async fn submit_login(
     let credentials = Credentials {
         user: username.clone(),
         password: Secret::new(form.password),
+        client: Some(client),
     };
     match state.mail.pool().sign_in(&credentials).await {
         Ok(connection) => drop(connection),
@@ -166,7 +197,13 @@ pub async fn submit_login(
                 header::SET_COOKIE,
                 set_cookie.parse().expect("cookie is ASCII"),
             );
-            let clear = clear_cookie(LOGIN_COOKIE, state.settings.secure_cookies);
+            let secure = if state.settings.secure_cookies {
+                "; Secure"
+            } else {
+                ""
+            };
+            let clear =
+                format!("{LOGIN_COOKIE}=; Path=/login; HttpOnly; SameSite=Lax; Max-Age=0{secure}");
             headers.append(header::SET_COOKIE, clear.parse().expect("cookie is ASCII"));
             response
         }
@@ -246,8 +283,9 @@ fn login_page(
     notice: Option<String>,
     username: String,
     next: String,
+    token: Option<String>,
 ) -> Response {
-    let login_token = new_form_token();
+    let login_token = token.unwrap_or_else(new_form_token);
     let page = LoginPage {
         error,
         notice,
@@ -270,7 +308,7 @@ fn login_page(
 }
 
 /// The client's address: the peer, or what a trusted proxy reports.
-fn client_ip(state: &AppState, parts: &Parts) -> IpAddr {
+pub(super) fn client_ip(state: &AppState, parts: &Parts) -> IpAddr {
     let peer = super::peer_address(parts).map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
     let forwarded = parts
         .headers

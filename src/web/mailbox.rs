@@ -3,6 +3,7 @@
 //! number shows the nearest page that exists, never an error.
 
 use askama::Template;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
@@ -65,7 +66,7 @@ struct SortOption {
     selected: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct MailboxQuery {
     page: Option<String>,
     sort: Option<String>,
@@ -83,14 +84,17 @@ pub async fn show_mailbox(
     State(state): State<AppState>,
     mut signed_in: SignedIn,
     Path(raw_name): Path<String>,
-    Query(query): Query<MailboxQuery>,
+    query: Result<Query<MailboxQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
+    // An unreadable query (a repeated key, say) shows the first page.
+    let query = query.map_or_else(|_| MailboxQuery::default(), |Query(q)| q);
     let request = PageRequest {
         page: parse_page(query.page.as_deref()),
         after: query.after.as_deref().and_then(|uid| uid.parse().ok()),
         before: query.before.as_deref().and_then(|uid| uid.parse().ok()),
     };
-    let sort = chosen_sort(&mut signed_in, &raw_name, query.sort.as_deref()).await?;
+    let asked = query.sort.as_deref().and_then(SortOrder::from_token);
+    let sort = asked.unwrap_or_else(|| remembered_sort(&signed_in, &raw_name));
 
     let credentials = signed_in.credentials.clone();
     let folders = state.mail.folders(&credentials).await?;
@@ -118,42 +122,61 @@ pub async fn show_mailbox(
     let actions = ActionBar::new(list_actions_url(&raw_name), &folders, &raw_name);
     let mut view = build_view(&state, layout, label, &listing, sort, role, actions);
     view.flash = signed_in.record.flash.take();
-    if view.flash.is_some() {
+    let sort_changed = asked.is_some_and(|order| remember_sort(&mut signed_in, &raw_name, order));
+    if view.flash.is_some() || sort_changed {
         signed_in.save().await?;
     }
     Ok(html(axum::http::StatusCode::OK, view.render()))
 }
 
-/// The order to show: the one in the URL (remembered for the folder), else
-/// the remembered one, else newest arrival first.
-async fn chosen_sort(
-    signed_in: &mut SignedIn,
-    raw_name: &str,
-    asked: Option<&str>,
-) -> Result<SortOrder, AppError> {
-    if let Some(order) = asked.and_then(SortOrder::from_token) {
-        let token = order.token();
-        if signed_in.record.folder_sort.get(raw_name) != Some(&token) {
-            signed_in
-                .record
-                .folder_sort
-                .insert(raw_name.to_owned(), token);
-            signed_in.save().await?;
-        }
-        return Ok(order);
-    }
-    Ok(signed_in
+/// Folders whose chosen order a session remembers at most; past that, the
+/// choice for the folder first in name order is forgotten to make room.
+const REMEMBERED_SORTS: usize = 100;
+
+/// The order remembered for a folder, else newest arrival first.
+fn remembered_sort(signed_in: &SignedIn, raw_name: &str) -> SortOrder {
+    signed_in
         .record
         .folder_sort
         .get(raw_name)
         .and_then(|token| SortOrder::from_token(token))
-        .unwrap_or_default())
+        .unwrap_or_default()
 }
 
-/// Reads a page number; anything that is not a number means page 1, and a
-/// number out of range is clamped by the mail service.
+/// Remembers the order chosen for a folder that was just shown (so names
+/// of folders that do not exist never reach the session). Returns whether
+/// the record changed.
+fn remember_sort(signed_in: &mut SignedIn, raw_name: &str, order: SortOrder) -> bool {
+    let token = order.token();
+    let remembered = &mut signed_in.record.folder_sort;
+    if remembered.get(raw_name) == Some(&token) {
+        return false;
+    }
+    if order == SortOrder::default() {
+        return remembered.remove(raw_name).is_some();
+    }
+    if remembered.len() >= REMEMBERED_SORTS && !remembered.contains_key(raw_name) {
+        let first = remembered.keys().next().cloned();
+        if let Some(first) = first {
+            remembered.remove(&first);
+        }
+    }
+    remembered.insert(raw_name.to_owned(), token);
+    true
+}
+
+/// Reads a page number; anything that is not a number means page 1, a
+/// number too large to read means the last page, and any other number out
+/// of range is clamped by the mail service.
 pub fn parse_page(text: Option<&str>) -> i64 {
-    text.and_then(|t| t.trim().parse::<i64>().ok()).unwrap_or(1)
+    let Some(text) = text.map(str::trim) else {
+        return 1;
+    };
+    match text.parse::<i64>() {
+        Ok(page) => page,
+        Err(_) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => i64::MAX,
+        Err(_) => 1,
+    }
 }
 
 fn build_view(
@@ -274,5 +297,6 @@ mod tests {
         assert_eq!(parse_page(Some("2;drop")), 1);
         assert_eq!(parse_page(Some("-1")), -1);
         assert_eq!(parse_page(Some("999")), 999);
+        assert_eq!(parse_page(Some("99999999999999999999999")), i64::MAX);
     }
 }

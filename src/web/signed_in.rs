@@ -116,6 +116,7 @@ impl FromRequestParts<AppState> for SignedIn {
         let credentials = Credentials {
             user: record.user.clone(),
             password,
+            client: Some(super::login::client_ip(state, parts)),
         };
         let mut signed_in = SignedIn {
             cookie,

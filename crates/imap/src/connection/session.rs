@@ -192,6 +192,37 @@ impl Connection {
         }
     }
 
+    /// Tells the server who the client is with ID (RFC 2971), when the server
+    /// offers ID; otherwise does nothing. Fields are sent as quoted strings or
+    /// literals, never raw. A server refusal is ignored: ID only informs.
+    ///
+    /// A web front sends the address of the person signing in here, as
+    /// `x-originating-ip`: a server that trusts the front (Dovecot's
+    /// `login_trusted_networks`) then counts failed logins per person rather
+    /// than per front.
+    #[instrument(level = "debug", parent = &self.span, skip_all)]
+    pub async fn send_client_id(&mut self, fields: &[(&str, &str)]) -> Result<(), ImapError> {
+        if !self.capabilities.has("ID") || fields.is_empty() {
+            return Ok(());
+        }
+        let mut command = Command::new("ID").raw(" (");
+        for (index, (key, value)) in fields.iter().enumerate() {
+            if index > 0 {
+                command = command.raw(" ");
+            }
+            command = command
+                .string(key.as_bytes())
+                .raw(" ")
+                .string(value.as_bytes());
+        }
+        command = command.raw(")");
+        match self.execute(command, self.policy(Stage::Login), Some).await {
+            Ok(_) => Ok(()),
+            Err(ImapError::CommandFailed { .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Sends NOOP, which also collects pending untagged news as events.
     #[instrument(level = "debug", parent = &self.span, skip_all)]
     pub async fn noop(&mut self) -> Result<(), ImapError> {
