@@ -1,8 +1,8 @@
 //! The IMAP pool against a real Dovecot, driven through the pages: many
 //! sessions of one account stay within the server's connection limit, a pool
-//! whose cap is above that limit learns the lower one, a connection ended by
-//! `doveadm kick` is replaced with exactly one new LOGIN, and a session
-//! outlives a restart of the node.
+//! whose cap is above that limit learns the lower one, connections ended by
+//! `doveadm kick` are replaced (one alone with exactly one new LOGIN), and a
+//! session outlives a restart of the node.
 
 mod app;
 mod support;
@@ -298,5 +298,31 @@ async fn a_session_outlives_a_restart_of_the_node() {
     assert_served(&after, &messages[1]);
     assert!(after.text().contains("Body of message 2."));
     assert_eq!(after.texts("header .user"), vec![user.clone()]);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kicked_connection_is_replaced_not_only_the_first() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password, messages) = user_with_mail(dovecot, "kicked-all", 3);
+    let node = Node::start(settings_for(dovecot, &app::scratch_dir("kicked-all"))).await;
+    let first = Browser::signed_in(&node.base, &user, &password).await;
+    let second = Browser::signed_in(&node.base, &user, &password).await;
+    let (a, b) = tokio::join!(first.get(&messages[0]), second.get(&messages[1]));
+    assert_served(&a, &messages[0]);
+    assert_served(&b, &messages[1]);
+    let open = metric(&node, "mailfront_imap_connections_open").await;
+    assert_eq!(open, 2, "two sessions at once hold two connections");
+
+    let ended = disconnects(dovecot, &user);
+    dovecot.kick(&user);
+    wait_for_disconnects(dovecot, &user, ended + open as usize);
+
+    let (page, _) = visit(&first, &messages[2]).await;
+    assert_served(&page, &messages[2]);
+    assert!(page.text().contains("Body of message 3."));
+    assert_eq!(metric(&node, "mailfront_imap_connections_open").await, 1);
     node.stop().await;
 }
