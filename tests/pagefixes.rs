@@ -125,3 +125,79 @@ async fn a_repeated_query_field_shows_the_message_as_if_asked_plainly() {
     assert_eq!(part.status, 200, "{}", part.text());
     node.stop().await;
 }
+
+/// An HTML message with one remote image.
+fn html_with_remote_image() -> Vec<u8> {
+    b"From: Shop <shop@example.org>\r\nTo: reader@example.org\r\nSubject: remote image\r\n\
+      Date: Fri, 01 Mar 2024 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+      Content-Type: text/html; charset=utf-8\r\n\r\n\
+      <p>Hello</p><img src=\"https://tracker.example.org/pixel.png\" alt=\"\">\r\n"
+        .to_vec()
+}
+
+/// A GET sent with the `Sec-Fetch-Site` a browser would add.
+async fn get_from(browser: &Browser, path: &str, site: &str) -> Page {
+    let response = browser
+        .client
+        .get(format!("{}{path}", browser.base))
+        .header("sec-fetch-site", site)
+        .send()
+        .await
+        .expect("GET answered");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.expect("body read").to_vec();
+    Page {
+        status,
+        location: None,
+        headers,
+        body,
+    }
+}
+
+fn policy(page: &Page) -> String {
+    let value = page.headers.get("content-security-policy");
+    value
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn remote_content_is_shown_only_when_asked_from_this_site() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (node, browser, urls) = reader(dovecot, "remotesite", &[html_with_remote_image()]).await;
+    let message = &urls[0];
+    let shown = "Remote images of this message are shown";
+
+    for site in ["cross-site", "same-site"] {
+        let page = get_from(&browser, &format!("{message}?remote=1"), site).await;
+        assert_eq!(page.status, 200, "{}", page.text());
+        assert!(!page.text().contains(shown), "{site}");
+        assert_eq!(
+            page.attrs("iframe.body-frame", "src"),
+            vec![format!("{message}/body")]
+        );
+        let body = get_from(&browser, &format!("{message}/body?remote=1"), site).await;
+        assert!(
+            !policy(&body).contains("https:"),
+            "{site}: {}",
+            policy(&body)
+        );
+    }
+
+    let page = get_from(&browser, &format!("{message}?remote=1"), "same-origin").await;
+    assert!(page.text().contains(shown));
+    let frame = format!("{message}/body?remote=1");
+    assert_eq!(page.attrs("iframe.body-frame", "src"), vec![frame.clone()]);
+    let body = get_from(&browser, &frame, "same-origin").await;
+    assert!(policy(&body).contains("https:"), "{}", policy(&body));
+    let plain = browser.get(&format!("{message}?remote=1")).await;
+    assert!(
+        plain.text().contains(shown),
+        "no Sec-Fetch-Site is taken as this site"
+    );
+    node.stop().await;
+}

@@ -10,7 +10,7 @@
 use askama::Template;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mailfront_mime::{
     content_disposition, render_message, BodyBlock, Disposition, MailAddress, MessageView,
@@ -116,6 +116,7 @@ pub struct PartPath {
 pub async fn show_message(
     State(state): State<AppState>,
     mut signed_in: SignedIn,
+    headers: HeaderMap,
     at: Result<Path<MessagePath>, PathRejection>,
     query: Result<Query<MessageQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
@@ -129,7 +130,7 @@ pub async fn show_message(
     bump(&state.metrics.page_views);
 
     let base = paths::message(&at.mailbox, at.uidvalidity, at.uid);
-    let remote = query.remote.is_some();
+    let remote = query.remote.is_some() && asked_from_this_site(&headers);
     let view = render_message(&opened.raw, &render_options(&base, remote));
     let page_number = super::mailbox::parse_page(query.page.as_deref()).max(1);
     let folder_label = folders
@@ -194,13 +195,14 @@ pub async fn show_message(
 pub async fn show_message_body(
     State(state): State<AppState>,
     signed_in: SignedIn,
+    headers: HeaderMap,
     at: Result<Path<MessagePath>, PathRejection>,
     query: Result<Query<BodyQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let (at, query) = (message_at(at)?, query_or_default(query));
     let opened = peek(&state, &signed_in, &at.mailbox, at.uidvalidity, at.uid).await?;
     let base = paths::message(&at.mailbox, at.uidvalidity, at.uid);
-    let remote = query.remote.is_some();
+    let remote = query.remote.is_some() && asked_from_this_site(&headers);
     let view = render_message(&opened.raw, &render_options(&base, remote));
     let frame = BodyFrame {
         blocks: frame_blocks(&state, &view),
@@ -366,6 +368,18 @@ pub(super) fn message_at<T>(at: Result<Path<T>, PathRejection>) -> Result<T, App
 /// repeated or malformed field): the page is shown as if asked plainly.
 pub(super) fn query_or_default<T: Default>(query: Result<Query<T>, QueryRejection>) -> T {
     query.map(|Query(query)| query).unwrap_or_default()
+}
+
+/// Whether a request may turn remote content on: a link from another site
+/// must not open a message with its remote images shown (which tells their
+/// senders it was read). Browsers say where a request came from in
+/// `Sec-Fetch-Site`; a request without it (an older browser, a program) is
+/// taken as coming from this site.
+fn asked_from_this_site(headers: &HeaderMap) -> bool {
+    match headers.get("sec-fetch-site") {
+        None => true,
+        Some(value) => matches!(value.to_str(), Ok("same-origin" | "none")),
+    }
 }
 
 /// Fetches a message without marking it read: for its frame, parts and
