@@ -10,6 +10,13 @@
 //! `z-index` and `position: fixed | absolute | sticky`. Remote `url()`s
 //! survive only when remote content is allowed. The output never contains
 //! `<`, so it can be put inside a `<style>` element.
+//!
+//! The filter finds rules and declarations by a plain scan, so it only emits
+//! pieces (selectors, conditions, declarations) that are self-contained:
+//! quotes closed on their line, brackets balanced, no comment marker. A
+//! browser then reads the output with the same boundaries the filter saw;
+//! an open quote could otherwise make it read the next rule's selector as
+//! declarations that were never checked.
 
 /// Filtered CSS and whether a remote reference was removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,7 +82,7 @@ fn check_value(property: &str, value: &str, allow_remote: bool) -> Verdict {
         .filter(|c| !c.is_whitespace())
         .collect::<String>()
         .to_ascii_lowercase();
-    if matches!(property, "behavior" | "-moz-binding" | "z-index") {
+    if matches!(property, "behavior" | "-moz-binding" | "z-index") || !is_self_contained(value) {
         return Verdict::Drop;
     }
     if property == "position"
@@ -163,7 +170,10 @@ fn filter_rules(css: &str, allow_remote: bool, out: &mut FilteredCss, depth: usi
 
         let lower = prelude.to_ascii_lowercase();
         if lower.starts_with("@media") || lower.starts_with("@supports") {
-            if depth < 4 && !FORBIDDEN.iter().any(|f| lower.contains(f)) && !lower.contains("url(")
+            if depth < 4
+                && !FORBIDDEN.iter().any(|f| lower.contains(f))
+                && !lower.contains("url(")
+                && is_self_contained(prelude)
             {
                 let mut inner = FilteredCss::default();
                 filter_rules(block, allow_remote, &mut inner, depth + 1);
@@ -175,7 +185,7 @@ fn filter_rules(css: &str, allow_remote: bool, out: &mut FilteredCss, depth: usi
             }
         } else if lower.starts_with('@') {
             out.removed_remote |= block.to_ascii_lowercase().contains("url(");
-        } else if !prelude.is_empty() && !prelude.contains(['<', '\\']) {
+        } else if !prelude.is_empty() && is_self_contained(prelude) {
             let declarations = filter_declarations(block, allow_remote);
             out.removed_remote |= declarations.removed_remote;
             if !declarations.css.is_empty() {
@@ -184,6 +194,36 @@ fn filter_rules(css: &str, allow_remote: bool, out: &mut FilteredCss, depth: usi
             }
         }
     }
+}
+
+/// True when `piece` leaves a CSS tokenizer where it found it: every quote
+/// closed before the line ends, `()`, `[]` and `{}` balanced and in order,
+/// and no `<`, escape or comment marker (stripping comments can join a `/`
+/// and a `*` into a new one).
+fn is_self_contained(piece: &str) -> bool {
+    if piece.contains(['<', '\\']) || piece.contains("/*") || piece.contains("*/") {
+        return false;
+    }
+
+    let mut open: Vec<char> = Vec::new();
+    let mut quote: Option<char> = None;
+    for c in piece.chars() {
+        match (quote, c) {
+            (Some(_), '\n' | '\r' | '\u{c}') => return false,
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(') => open.push(')'),
+            (None, '[') => open.push(']'),
+            (None, '{') => open.push('}'),
+            (None, ')' | ']' | '}') if open.last() == Some(&c) => {
+                open.pop();
+            }
+            (None, ')' | ']' | '}') => return false,
+            _ => {}
+        }
+    }
+    quote.is_none() && open.is_empty()
 }
 
 /// Index of the `}` that closes the `{` at `open`, or the end of the text.
@@ -245,6 +285,33 @@ fn split_top_level(text: &str, sep: char) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The quote opened in the first rule's value ends at the line break in a
+    // browser, so a browser reads the second rule's selector, which holds a
+    // `;` and a remote background, as declarations of the first rule.
+    #[test]
+    fn an_open_quote_cannot_turn_the_next_selector_into_declarations() {
+        let css = "p { a: \"}\"\n\"\n; background: url(//t.example/x.png); } q { color: red }";
+        let out = filter_stylesheet(css, false);
+        assert!(!out.css.contains("url("), "{}", out.css);
+        assert!(!out.css.contains('"'), "{}", out.css);
+    }
+
+    #[test]
+    fn comment_markers_joined_by_stripping_are_dropped() {
+        let out = filter_stylesheet("p//**/*x { color: red }\nq { color: blue }", false);
+        assert_eq!(out.css, "q { color: blue }\n");
+    }
+
+    #[test]
+    fn balanced_quotes_and_brackets_are_kept() {
+        let css = "a[title=\"x\"] { font-family: \"Helvetica Neue\", sans-serif }";
+        let out = filter_stylesheet(css, false);
+        assert_eq!(
+            out.css,
+            "a[title=\"x\"] { font-family: \"Helvetica Neue\", sans-serif }\n"
+        );
+    }
 
     #[test]
     fn harmless_declarations_survive() {
