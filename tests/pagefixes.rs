@@ -201,3 +201,40 @@ async fn remote_content_is_shown_only_when_asked_from_this_site() {
     );
     node.stop().await;
 }
+
+#[tokio::test]
+async fn a_huge_subject_is_shortened_in_the_heading_and_the_title() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let words = "lorem ipsum ".repeat(200_000 / 12);
+    let subject: String = words
+        .as_bytes()
+        .chunks(60)
+        .map(|line| String::from_utf8_lossy(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\r\n ");
+    let huge = text_message(&subject, "hello");
+    let (node, browser, urls) = reader(dovecot, "hugesubject", &[huge]).await;
+
+    let page = browser.get(&urls[0]).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    let heading = page.texts("h1.subject").concat();
+    assert!(heading.starts_with("lorem ipsum"), "{heading}");
+    assert!(heading.ends_with('…'), "{heading}");
+    assert!(heading.chars().count() <= 301, "{}", heading.len());
+    let title = page.texts("title").concat();
+    assert!(title.chars().count() <= 320, "{}", title.len());
+    assert!(
+        page.body.len() < 50_000,
+        "page of {} bytes",
+        page.body.len()
+    );
+
+    let source = browser.get(&format!("{}/source", urls[0])).await;
+    assert!(
+        source.body.len() > 200_000,
+        "the source keeps the whole subject"
+    );
+    node.stop().await;
+}

@@ -458,9 +458,9 @@ fn section_for(
     MessageSection {
         subject: view
             .subject
-            .clone()
+            .as_deref()
             .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| "(no subject)".to_owned()),
+            .map_or_else(|| "(no subject)".to_owned(), shortened),
         from: people(&view.from).unwrap_or_else(|| "(unknown sender)".to_owned()),
         to: people(&view.to).unwrap_or_default(),
         cc: people(&view.cc).unwrap_or_default(),
@@ -482,7 +482,10 @@ fn frame_blocks(state: &AppState, view: &MessageView) -> Vec<String> {
                     "Forwarded message from {} on {}: {}",
                     people(&inner.from).unwrap_or_else(|| "(unknown sender)".to_owned()),
                     format::full_date(inner.date, zone),
-                    inner.subject.clone().unwrap_or_else(|| "(no subject)".to_owned())
+                    inner
+                        .subject
+                        .as_deref()
+                        .map_or_else(|| "(no subject)".to_owned(), shortened)
                 );
                 let inner_blocks = frame_blocks(state, inner).concat();
                 format!(
@@ -492,6 +495,19 @@ fn frame_blocks(state: &AppState, view: &MessageView) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// The most characters of a subject shown in a heading or a tab title.
+const SHOWN_SUBJECT_CHARS: usize = 300;
+
+/// A subject as headings show it: cut after [`SHOWN_SUBJECT_CHARS`]
+/// characters, with "…" where it was cut. The whole text stays in the
+/// message's source.
+fn shortened(subject: &str) -> String {
+    match subject.char_indices().nth(SHOWN_SUBJECT_CHARS) {
+        Some((end, _)) => format!("{}…", subject[..end].trim_end()),
+        None => subject.to_owned(),
+    }
 }
 
 fn people(addresses: &[MailAddress]) -> Option<String> {
@@ -519,4 +535,18 @@ fn is_harmless_download_type(content_type: &str) -> bool {
         || lower.contains("javascript")
         || lower.starts_with("multipart/");
     !dangerous && lower.contains('/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_subject_is_cut_after_three_hundred_characters() {
+        let long = "é".repeat(200_000);
+        let shown = shortened(&long);
+        assert_eq!(shown.chars().count(), SHOWN_SUBJECT_CHARS + 1);
+        assert!(shown.ends_with('…'));
+        assert_eq!(shortened("short one"), "short one");
+    }
 }
