@@ -82,7 +82,12 @@ fn check_value(property: &str, value: &str, allow_remote: bool) -> Verdict {
         .filter(|c| !c.is_whitespace())
         .collect::<String>()
         .to_ascii_lowercase();
-    if matches!(property, "behavior" | "-moz-binding" | "z-index") || !is_self_contained(value) {
+    // A brace in a value would be a nested rule to a browser with CSS
+    // nesting (`a: hover { position: fixed }` reads as `a:hover {...}`).
+    if matches!(property, "behavior" | "-moz-binding" | "z-index")
+        || value.contains(['{', '}'])
+        || !is_self_contained(value)
+    {
         return Verdict::Drop;
     }
     if property == "position"
@@ -295,6 +300,12 @@ mod tests {
         let out = filter_stylesheet(css, false);
         assert!(!out.css.contains("url("), "{}", out.css);
         assert!(!out.css.contains('"'), "{}", out.css);
+    }
+
+    #[test]
+    fn a_value_holding_a_block_cannot_nest_a_rule_with_fixed_position() {
+        let out = filter_stylesheet("p { color: red; a: hover { position: fixed } }", false);
+        assert_eq!(out.css, "p { color: red }\n");
     }
 
     #[test]
