@@ -5,11 +5,11 @@
 //! before and after mail arrives and leaves.
 //!
 //! The messages are odd on purpose: reply and forward leaders behind list
-//! tags, `(fwd)` trailers and `[fwd: ...]` wrappers, encoded words, folded
-//! and spaced subjects, missing and unreadable dates, dates whose local time
-//! and UTC disagree, senders whose display names and mailboxes sort apart,
-//! and messages whose every key is equal, which only arrival and then the
-//! UID tell apart.
+//! tags, `(fwd)` trailers and `[fwd: ...]` wrappers, encoded words, accents
+//! that sort by their base letter, folded and spaced subjects, missing and
+//! unreadable dates, dates whose local time and UTC disagree, senders whose
+//! display names and mailboxes sort apart, and messages whose every key is
+//! equal, which only arrival and then the UID tell apart.
 
 mod app;
 mod support;
@@ -46,7 +46,7 @@ const fn mail(headers: &'static [&'static str], arrival: &'static str, body: &'s
 }
 
 /// The messages both servers hold, in the order they are appended.
-const MAILS: [Mail; 26] = [
+const MAILS: [Mail; 28] = [
     mail(
         &[
             "From: Ann <ann@example.org>",
@@ -275,6 +275,24 @@ const MAILS: [Mail; 26] = [
         ],
         "16-Jan-2024 16:00:00 +0000",
         "twenty-six",
+    ),
+    mail(
+        &[
+            "From: Eve <eve@example.org>",
+            "Subject: =?utf-8?q?=C3=89clair?= recipe",
+            "Date: Wed, 17 Jan 2024 17:00:00 +0000",
+        ],
+        "17-Jan-2024 17:00:00 +0000",
+        "twenty-seven",
+    ),
+    mail(
+        &[
+            "From: =?utf-8?q?=C3=89mile?= <emile@example.org>",
+            "Subject: Ezra's recipe",
+            "Date: Thu, 18 Jan 2024 18:00:00 +0000",
+        ],
+        "18-Jan-2024 18:00:00 +0000",
+        "twenty-eight",
     ),
 ];
 

@@ -14,10 +14,10 @@
 //! - The From key is the local part of the first address that has one; a
 //!   group name or a bare name before it is passed over, and a quoted local
 //!   part loses its quotes and spaces.
-//! - Dovecot 2.3 decomposes only compatibility mappings, so there `É` sorts
-//!   after `F`; here, as RFC 5051 says, it sorts with `E`. The same mailbox
-//!   can thus show accented subjects or senders in another place than on a
-//!   Dovecot with SORT.
+//! - Dovecot 2.3 leaves the Latin digraph letters (`Ǆ`, `ǅ`, `ǆ`, `Ǉ` to
+//!   `ǌ`, `Ǳ` to `ǳ`) undecomposed, so with SORT it puts them after every
+//!   ASCII letter; here, as RFC 5051 says, `ǅ` sorts as `D` then `Ž`.
+//!   Other letters, accented or compatibility forms, sort as on Dovecot.
 
 use icu_casemap::CaseMapper;
 use icu_normalizer::DecomposingNormalizerBorrowed;
@@ -70,6 +70,10 @@ pub(crate) fn casemap(text: &str) -> String {
     const MAPPER: icu_casemap::CaseMapperBorrowed<'static> = CaseMapper::new();
     const NFKD: DecomposingNormalizerBorrowed<'static> = DecomposingNormalizerBorrowed::new_nfkd();
 
+    // ASCII titlecases to upper case and has nothing to decompose.
+    if text.is_ascii() {
+        return text.to_ascii_uppercase();
+    }
     let titled: String = text.chars().map(|c| MAPPER.simple_titlecase(c)).collect();
     NFKD.normalize(&titled).into_owned()
 }
