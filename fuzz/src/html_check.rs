@@ -3,9 +3,13 @@
 //! and attribute is held against the promises of the sanitiser.
 //!
 //! It shares no code with the sanitiser, so a bug there is not repeated
-//! here. It checks what can run script or load from elsewhere; it does not
-//! check layout or that harmless markup was kept.
+//! here: HTML is read by html5ever (through scraper) and CSS by cssparser,
+//! the parsers of Servo, token by token as a browser reads them. It checks
+//! what could run script, load from elsewhere, or lay the message over the
+//! page (fixed position, z-index); not layout, nor that harmless markup was
+//! kept.
 
+use cssparser::{ParseError, Parser, ParserInput, Token};
 use scraper::node::Node;
 use scraper::Html;
 
@@ -61,7 +65,7 @@ const LOADING_ATTRIBUTES: [&str; 6] = ["src", "background", "poster", "lowsrc", 
 const ALLOWED_SCHEMES: [&str; 5] = ["http", "https", "mailto", "ftp", "tel"];
 
 /// Panics with a description when `html` breaks a promise of the sanitiser.
-pub(crate) fn assert_safe_html(html: &str, allow_remote: bool) {
+pub fn assert_safe_html(html: &str, allow_remote: bool) {
     if let Err(fault) = check_safe_html(html, allow_remote) {
         let shown: String = html.chars().take(2000).collect();
         panic!("unsafe HTML: {fault}\n--- output ---\n{shown}");
@@ -91,7 +95,7 @@ fn check_safe_html(html: &str, allow_remote: bool) -> Result<(), String> {
                         .children()
                         .filter_map(|child| child.value().as_text().map(|t| t.to_string()))
                         .collect();
-                    check_css(&css, allow_remote)?;
+                    check_stylesheet(&css, allow_remote)?;
                 } else if tag != "html" {
                     seen_content = true;
                 }
@@ -112,7 +116,7 @@ fn check_attribute(tag: &str, name: &str, value: &str, allow_remote: bool) -> Re
         return Err(format!("attribute {attr} on <{tag}>"));
     }
     if attr == "style" {
-        check_css(value, allow_remote)?;
+        check_style_attribute(value, allow_remote)?;
     }
 
     let urls: Vec<&str> = if attr == "srcset" {
@@ -182,49 +186,148 @@ fn is_remote(lower_url: &str) -> bool {
     protocol_relative || matches!(scheme_of(lower_url), Some("http" | "https" | "ftp"))
 }
 
-/// CSS from a `style` attribute or element: no script-like property or
-/// value, no escape in a value that could hide either, and no remote load
-/// unless remote content is allowed. Declarations are found by a rough
-/// split on `;`, `{` and `}`; a selector read as a declaration is harmless
-/// to check.
-fn check_css(css: &str, allow_remote: bool) -> Result<(), String> {
-    let compact: String = css
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase();
+/// A `<style>` element's text, read as a browser reads a style sheet.
+fn check_stylesheet(css: &str, allow_remote: bool) -> Result<(), String> {
+    let mut input = ParserInput::new(css);
+    let mut faults = Vec::new();
+    walk_rules(&mut Parser::new(&mut input), allow_remote, &mut faults);
+    report(css, faults)
+}
 
-    for declaration in compact.split([';', '{', '}']) {
-        let Some((property, value)) = declaration.split_once(':') else {
-            continue;
+/// A `style` attribute, read as a browser reads a declaration list.
+fn check_style_attribute(css: &str, allow_remote: bool) -> Result<(), String> {
+    let mut input = ParserInput::new(css);
+    let mut faults = Vec::new();
+    walk_declarations(&mut Parser::new(&mut input), allow_remote, &mut faults);
+    report(css, faults)
+}
+
+fn report(css: &str, faults: Vec<String>) -> Result<(), String> {
+    match faults.first() {
+        None => Ok(()),
+        Some(fault) => Err(format!("{fault} in CSS: {css:?}")),
+    }
+}
+
+/// A list of rules: each is a prelude and a `{}` block. The blocks of
+/// `@media` and `@supports` hold rules, all others declarations.
+fn walk_rules(parser: &mut Parser<'_, '_>, allow_remote: bool, faults: &mut Vec<String>) {
+    let mut at_rule: Option<String> = None;
+    while let Ok(token) = parser.next() {
+        match token.clone() {
+            Token::AtKeyword(name) => {
+                if name.eq_ignore_ascii_case("import") && !allow_remote {
+                    faults.push("@import".into());
+                }
+                at_rule.get_or_insert_with(|| name.to_ascii_lowercase());
+            }
+            Token::Semicolon => at_rule = None,
+            Token::CurlyBracketBlock => {
+                let holds_rules = matches!(at_rule.as_deref(), Some("media" | "supports"));
+                let _ = parser.parse_nested_block(|inner| {
+                    if holds_rules {
+                        walk_rules(inner, allow_remote, faults);
+                    } else {
+                        walk_declarations(inner, allow_remote, faults);
+                    }
+                    Ok::<(), ParseError<'_, ()>>(())
+                });
+                at_rule = None;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Declarations separated by `;`. A `{}` block among them is a nested rule
+/// to a browser with CSS nesting, so its contents are declarations too.
+fn walk_declarations(parser: &mut Parser<'_, '_>, allow_remote: bool, faults: &mut Vec<String>) {
+    let mut property: Option<String> = None;
+    let mut in_value = false;
+    loop {
+        let Ok(token) = parser.next() else {
+            return;
         };
-        if matches!(property, "behavior" | "-moz-binding") {
-            return Err(format!("property {property:?} in CSS: {css:?}"));
-        }
-        for word in ["expression(", "javascript:", "vbscript:", "\\"] {
-            if value.contains(word) {
-                return Err(format!("{word:?} in a CSS value: {css:?}"));
+        match token.clone() {
+            Token::Semicolon => {
+                property = None;
+                in_value = false;
             }
+            Token::Ident(name) if !in_value && property.is_none() => {
+                let name = name.to_ascii_lowercase();
+                if matches!(name.as_str(), "behavior" | "-moz-binding" | "z-index") {
+                    faults.push(format!("property {name}"));
+                }
+                property = Some(name);
+            }
+            Token::Colon if !in_value => in_value = true,
+            Token::CurlyBracketBlock => {
+                let _ = parser.parse_nested_block(|inner| {
+                    walk_declarations(inner, allow_remote, faults);
+                    Ok::<(), ParseError<'_, ()>>(())
+                });
+                property = None;
+                in_value = false;
+            }
+            Token::Ident(value) if in_value => {
+                let fixed = ["fixed", "absolute", "sticky"]
+                    .iter()
+                    .any(|v| value.eq_ignore_ascii_case(v));
+                if property.as_deref() == Some("position") && fixed {
+                    faults.push(format!("position: {value}"));
+                }
+            }
+            other if in_value => check_value_token(parser, &other, false, allow_remote, faults),
+            _ => {}
         }
     }
+}
 
-    if !allow_remote {
-        if compact.contains("@import") {
-            return Err(format!("@import in CSS: {css:?}"));
-        }
-        // `url(` counts only as a whole name: `xurl(` is another function.
-        let lower = css.to_ascii_lowercase();
-        for (at, _) in lower.match_indices("url(") {
-            let before = lower[..at].chars().next_back();
-            if before.is_some_and(|c| c.is_alphanumeric() || matches!(c, '-' | '_')) {
-                continue;
+/// One token of a value, descending into functions. Inside `url()` and
+/// `image-set()` a quoted string is a URL.
+fn check_value_token(
+    parser: &mut Parser<'_, '_>,
+    token: &Token<'_>,
+    strings_are_urls: bool,
+    allow_remote: bool,
+    faults: &mut Vec<String>,
+) {
+    match token {
+        Token::UnquotedUrl(url) => check_css_url(url, allow_remote, faults),
+        Token::QuotedString(url) if strings_are_urls => check_css_url(url, allow_remote, faults),
+        Token::Function(name) => {
+            let name = name.to_ascii_lowercase();
+            if name == "expression" {
+                faults.push("expression()".into());
             }
-            let target = lower[at + 4..]
-                .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '"' | '\''));
-            if is_remote(target) {
-                return Err(format!("remote url() in CSS: {css:?}"));
-            }
+            let urls = matches!(name.as_str(), "url" | "image-set" | "-webkit-image-set");
+            let _ = parser.parse_nested_block(|inner| {
+                while let Ok(token) = inner.next() {
+                    let token = token.clone();
+                    check_value_token(inner, &token, urls, allow_remote, faults);
+                }
+                Ok::<(), ParseError<'_, ()>>(())
+            });
         }
+        Token::ParenthesisBlock | Token::SquareBracketBlock => {
+            let _ = parser.parse_nested_block(|inner| {
+                while let Ok(token) = inner.next() {
+                    let token = token.clone();
+                    check_value_token(inner, &token, strings_are_urls, allow_remote, faults);
+                }
+                Ok::<(), ParseError<'_, ()>>(())
+            });
+        }
+        _ => {}
     }
-    Ok(())
+}
+
+fn check_css_url(url: &str, allow_remote: bool, faults: &mut Vec<String>) {
+    let lower = clean_url(url).to_ascii_lowercase();
+    if matches!(scheme_of(&lower), Some("javascript" | "vbscript")) {
+        faults.push(format!("script URL {url:?}"));
+    }
+    if !allow_remote && is_remote(&lower) {
+        faults.push(format!("remote URL {url:?}"));
+    }
 }

@@ -32,7 +32,7 @@ mod wire;
 
 use mailfront_imap::decode_mailbox_name;
 
-mod html_check;
+pub mod html_check;
 pub mod imap;
 pub mod mime;
 pub mod names;
