@@ -238,3 +238,52 @@ async fn a_huge_subject_is_shortened_in_the_heading_and_the_title() {
     );
     node.stop().await;
 }
+
+/// A message whose attachment name and subject carry a right-to-left
+/// override, so that the name reads as a PDF while it ends in `.exe`.
+fn disguised_attachment() -> Vec<u8> {
+    b"From: =?UTF-8?Q?Billing=E2=80=AE?= <billing@example.org>\r\n\
+      To: reader@example.org\r\nSubject: =?UTF-8?Q?Your_invoice=E2=80=AEfdp.exe?=\r\n\
+      Date: Fri, 01 Mar 2024 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+      Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+      --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee attached.\r\n\
+      --b\r\nContent-Type: application/octet-stream\r\n\
+      Content-Disposition: attachment; filename*=UTF-8''invoice%E2%80%AEfdp%E2%80%8B.exe\r\n\
+      Content-Transfer-Encoding: base64\r\n\r\nTVqQAA==\r\n--b--\r\n"
+        .to_vec()
+}
+
+#[tokio::test]
+async fn a_direction_override_cannot_disguise_an_attachment_name() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (node, browser, urls) = reader(dovecot, "bidiname", &[disguised_attachment()]).await;
+    let message = &urls[0];
+
+    let page = browser.get(message).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(!page.text().contains('\u{202E}'), "{}", page.text());
+    assert!(!page.text().contains('\u{200B}'));
+    assert_eq!(page.texts("ul.attachments a bdi"), vec!["invoicefdp.exe"]);
+    assert_eq!(page.texts("h1.subject bdi"), vec!["Your invoicefdp.exe"]);
+    assert_eq!(
+        page.texts("dl.headers dd bdi").first().map(String::as_str),
+        Some("Billing <billing@example.org>")
+    );
+
+    let download = page.attrs("ul.attachments a[download]", "href");
+    let part = browser.get(&download[0]).await;
+    assert_eq!(part.status, 200);
+    let disposition = part
+        .headers
+        .get("content-disposition")
+        .expect("a disposition");
+    let disposition = disposition.to_str().expect("an ASCII header");
+    assert!(
+        disposition.contains("filename*=UTF-8''invoicefdp.exe"),
+        "{disposition}"
+    );
+    assert!(!disposition.contains("%E2%80"), "{disposition}");
+    node.stop().await;
+}

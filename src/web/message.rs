@@ -286,7 +286,7 @@ pub async fn download_part(
     } else {
         Disposition::Attachment
     };
-    let disposition = content_disposition(disposition, &part.filename);
+    let disposition = content_disposition(disposition, &without_format_controls(&part.filename));
 
     let mut response = part.data.into_response();
     let headers = response.headers_mut();
@@ -446,7 +446,7 @@ fn section_for(
             let is_message = attachment.content_type == "message/rfc822"
                 || attachment.content_type == "message/global";
             AttachmentView {
-                name: attachment.filename.clone(),
+                name: without_format_controls(&attachment.filename),
                 content_type: attachment.content_type.clone(),
                 size: format::size(attachment.size as u64),
                 view_url: is_message.then(|| format!("{url}/view")),
@@ -460,7 +460,9 @@ fn section_for(
             .subject
             .as_deref()
             .filter(|s| !s.trim().is_empty())
-            .map_or_else(|| "(no subject)".to_owned(), shortened),
+            .map(without_format_controls)
+            .filter(|s| !s.trim().is_empty())
+            .map_or_else(|| "(no subject)".to_owned(), |s| shortened(&s)),
         from: people(&view.from).unwrap_or_else(|| "(unknown sender)".to_owned()),
         to: people(&view.to).unwrap_or_default(),
         cc: people(&view.cc).unwrap_or_default(),
@@ -485,7 +487,8 @@ fn frame_blocks(state: &AppState, view: &MessageView) -> Vec<String> {
                     inner
                         .subject
                         .as_deref()
-                        .map_or_else(|| "(no subject)".to_owned(), shortened)
+                        .map(without_format_controls)
+                        .map_or_else(|| "(no subject)".to_owned(), |s| shortened(&s))
                 );
                 let inner_blocks = frame_blocks(state, inner).concat();
                 format!(
@@ -516,7 +519,51 @@ fn people(addresses: &[MailAddress]) -> Option<String> {
         .map(MailAddress::display)
         .filter(|s| !s.is_empty())
         .collect();
-    (!shown.is_empty()).then(|| shown.join(", "))
+    (!shown.is_empty()).then(|| without_format_controls(&shown.join(", ")))
+}
+
+/// Text from a message as a page shows it: without control characters and
+/// without the invisible Unicode format characters (general category Cf:
+/// direction overrides, embeddings and isolates, zero-width spaces, word
+/// joiners, tags), which could make `invoice\u{202E}fdp.exe` read as
+/// `invoiceexe.pdf` or reverse the rest of a line.
+///
+/// The zero-width non-joiner and joiner (U+200C, U+200D) are kept: they
+/// shape Persian and Indic words and emoji sequences, and move no text.
+pub(super) fn without_format_controls(text: &str) -> String {
+    text.chars()
+        .filter(|&c| !c.is_control() && !is_format_character(c))
+        .collect()
+}
+
+/// Whether a character is of general category Cf (Unicode 15.1), but for
+/// the joiners U+200C and U+200D.
+fn is_format_character(c: char) -> bool {
+    matches!(
+        c,
+        '\u{AD}'
+            | '\u{600}'..='\u{605}'
+            | '\u{61C}'
+            | '\u{6DD}'
+            | '\u{70F}'
+            | '\u{890}'..='\u{891}'
+            | '\u{8E2}'
+            | '\u{180E}'
+            | '\u{200B}'
+            | '\u{200E}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 fn is_safe_inline_image(content_type: &str) -> bool {
@@ -540,6 +587,16 @@ fn is_harmless_download_type(content_type: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direction_overrides_and_invisible_characters_are_taken_out_of_names() {
+        let name = "invoice\u{202E}fdp.exe";
+        assert_eq!(without_format_controls(name), "invoicefdp.exe");
+        let hidden = "a\u{200B}b\u{2066}c\u{2069}d\u{061C}e\u{200E}f\u{FEFF}g\u{E0041}\th";
+        assert_eq!(without_format_controls(hidden), "abcdefgh");
+        let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} \u{645}\u{200C}\u{6CC}";
+        assert_eq!(without_format_controls(family), family);
+    }
 
     #[test]
     fn a_long_subject_is_cut_after_three_hundred_characters() {
