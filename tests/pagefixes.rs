@@ -78,7 +78,14 @@ async fn unreadable_message_addresses_get_the_message_not_found_page() {
 
     let mut asked = Vec::new();
     for uid in ["-1", "4294967296", "abc", "1.5"] {
-        for tail in ["", "/body", "/source", "/part/1", "/part/1/view"] {
+        for tail in [
+            "",
+            "/body",
+            "/source",
+            "/part/1",
+            "/part/1/view",
+            "/part/1/body",
+        ] {
             asked.push(format!("/mail/INBOX/{uidvalidity}/{uid}{tail}"));
         }
     }
@@ -285,5 +292,71 @@ async fn a_direction_override_cannot_disguise_an_attachment_name() {
         "{disposition}"
     );
     assert!(!disposition.contains("%E2%80"), "{disposition}");
+    node.stop().await;
+}
+
+/// A message that forwards `inner` as its second part.
+fn forwarding(inner: &str) -> Vec<u8> {
+    format!(
+        "From: Friend <friend@example.org>\r\nTo: reader@example.org\r\nSubject: Fwd: news\r\n\
+         Date: Fri, 01 Mar 2024 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n\
+         --outer\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHave a look.\r\n\
+         --outer\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--outer--\r\n"
+    )
+    .into_bytes()
+}
+
+const FORWARDED_HTML: &str = "From: News <news@example.org>\r\nSubject: Weekly news\r\n\
+    Date: Thu, 29 Feb 2024 09:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+    Content-Type: multipart/mixed; boundary=\"inner\"\r\n\r\n\
+    --inner\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nA text block first.\r\n\
+    --inner\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+    <p>The <b>HTML</b> news.</p><script>alert(1)</script>\r\n--inner--";
+
+const FORWARDED_TEXT: &str = "From: News <news@example.org>\r\nSubject: Plain news\r\n\
+    Date: Thu, 29 Feb 2024 09:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+    Content-Type: text/plain; charset=utf-8\r\n\r\nOnly plain words here.";
+
+#[tokio::test]
+async fn a_forwarded_html_message_shows_its_body_in_a_sandboxed_frame() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let messages = [forwarding(FORWARDED_TEXT), forwarding(FORWARDED_HTML)];
+    let (node, browser, urls) = reader(dovecot, "fwdframe", &messages).await;
+    let (html_message, text_message) = (&urls[0], &urls[1]);
+
+    let outer = browser.get(html_message).await;
+    assert_eq!(
+        outer.attrs("ul.attachments a", "href")[1],
+        format!("{html_message}/part/2/view")
+    );
+    let view = browser.get(&format!("{html_message}/part/2/view")).await;
+    assert_eq!(view.status, 200, "{}", view.text());
+    assert_eq!(view.texts("h1.subject"), vec!["Weekly news"]);
+    let frame = format!("{html_message}/part/2/body");
+    assert_eq!(view.attrs("iframe.body-frame", "src"), vec![frame.clone()]);
+    assert_eq!(
+        view.attrs("iframe.body-frame", "sandbox"),
+        vec!["allow-popups allow-popups-to-escape-sandbox"]
+    );
+
+    let body = browser.get(&frame).await;
+    assert_eq!(body.status, 200, "{}", body.text());
+    let message_body = browser.get(&format!("{html_message}/body")).await;
+    assert_eq!(policy(&body), policy(&message_body));
+    assert!(policy(&body).starts_with("sandbox "), "{}", policy(&body));
+    let text = body.texts("body").concat();
+    assert!(text.contains("A text block first."), "{text}");
+    assert!(text.contains("The HTML news."), "{text}");
+    assert!(!body.text().contains("<script"), "{}", body.text());
+
+    let plain = browser.get(&format!("{text_message}/part/2/view")).await;
+    assert_eq!(plain.status, 200, "{}", plain.text());
+    assert!(plain.attrs("iframe", "src").is_empty());
+    assert_eq!(plain.texts("div.body"), vec!["Only plain words here."]);
+    let not_a_message = browser.get(&format!("{text_message}/part/1/body")).await;
+    assert_eq!(not_a_message.status, 404);
     node.stop().await;
 }

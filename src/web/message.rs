@@ -208,6 +208,11 @@ pub async fn show_message_body(
         blocks: frame_blocks(&state, &view),
     };
 
+    Ok(frame_response(&frame, remote))
+}
+
+/// A body document as the sandboxed frame gets it, with its own policy.
+fn frame_response(frame: &BodyFrame, remote: bool) -> Response {
     let mut response = html(StatusCode::OK, frame.render());
     let headers = response.headers_mut();
     // Images (and only images) may come from elsewhere once the user asked
@@ -233,7 +238,7 @@ pub async fn show_message_body(
         header::X_FRAME_OPTIONS,
         HeaderValue::from_static("SAMEORIGIN"),
     );
-    Ok(response)
+    response
 }
 
 /// The raw message as text.
@@ -311,30 +316,24 @@ pub async fn download_part(
     Ok(response)
 }
 
-/// A forwarded message (a message/rfc822 part) shown like a message.
+/// A forwarded message (a message/rfc822 part) shown like a message: text
+/// bodies in the page, and the whole body in a sandboxed frame of its own
+/// when any part of it is HTML.
 pub async fn show_attached_message(
     State(state): State<AppState>,
     signed_in: SignedIn,
+    headers: HeaderMap,
     at: Result<Path<PartPath>, PathRejection>,
+    query: Result<Query<BodyQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let at = message_at(at)?;
-    let credentials = signed_in.credentials.clone();
-    let opened = peek(&state, &signed_in, &at.mailbox, at.uidvalidity, at.uid).await?;
-    let part = mailfront_mime::extract_part(&opened.raw, &at.part).ok_or(AppError::NotFound)?;
-    if part.content_type != "message/rfc822" && part.content_type != "message/global" {
-        return Err(AppError::NotFound);
-    }
-    let folders = state.mail.folders(&credentials).await?;
+    let (at, query) = (message_at(at)?, query_or_default(query));
+    let remote = query.remote.is_some() && asked_from_this_site(&headers);
+    let view = attached_view(&state, &signed_in, &at, remote).await?;
+    let folders = state.mail.folders(&signed_in.credentials).await?;
 
     let base = paths::message(&at.mailbox, at.uidvalidity, at.uid);
-    let view = render_message(
-        &part.data,
-        &render_options(
-            &format!("{base}/part/{}.", paths::encode_segment(&at.part)),
-            false,
-        ),
-    );
-    let section = section_for(&state, &view, &base, &format!("{}.", at.part));
+    let part_url = format!("{base}/part/{}", paths::encode_segment(&at.part));
+    let section = section_for(&state, &view, &base, "");
     let page = MessagePage {
         layout: Layout::new(
             section.subject.clone(),
@@ -346,16 +345,53 @@ pub async fn show_attached_message(
         back_url: base.clone(),
         folder_label: "Attached message".to_owned(),
         message: section,
-        frame_url: None,
-        remote_url: None,
-        remote_shown: false,
-        source_url: format!("{base}/part/{}", paths::encode_segment(&at.part)),
+        frame_url: contains_html(&view).then(|| {
+            let remote = if remote { "?remote=1" } else { "" };
+            format!("{part_url}/body{remote}")
+        }),
+        remote_url: (view.had_remote_content && !remote)
+            .then(|| format!("{part_url}/view?remote=1")),
+        remote_shown: remote,
+        source_url: part_url,
         flagged: false,
         flash: None,
         actions: None,
         page: 1,
     };
     Ok(html(StatusCode::OK, page.render()))
+}
+
+/// The body document of a forwarded message, shown in the sandboxed frame
+/// of its page with the same policy as a message's own body.
+pub async fn show_attached_message_body(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    headers: HeaderMap,
+    at: Result<Path<PartPath>, PathRejection>,
+    query: Result<Query<BodyQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let (at, query) = (message_at(at)?, query_or_default(query));
+    let remote = query.remote.is_some() && asked_from_this_site(&headers);
+    let view = attached_view(&state, &signed_in, &at, remote).await?;
+    let frame = BodyFrame {
+        blocks: frame_blocks(&state, &view),
+    };
+    Ok(frame_response(&frame, remote))
+}
+
+/// The forwarded message in a part, rendered with part numbers of the
+/// message holding it. A part that is not a message is not found.
+async fn attached_view(
+    state: &AppState,
+    signed_in: &SignedIn,
+    at: &PartPath,
+    remote: bool,
+) -> Result<MessageView, AppError> {
+    let opened = peek(state, signed_in, &at.mailbox, at.uidvalidity, at.uid).await?;
+    let base = paths::message(&at.mailbox, at.uidvalidity, at.uid);
+    let options = render_options(&base, remote);
+    mailfront_mime::render_embedded_message(&opened.raw, &at.part, &options)
+        .ok_or(AppError::NotFound)
 }
 
 /// The message a path names. A UIDVALIDITY or UID that is not a number in

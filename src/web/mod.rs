@@ -102,6 +102,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/mail/{mailbox}/{uidvalidity}/{uid}/part/{part}/view",
             get(message::show_attached_message),
+        )
+        .route(
+            "/mail/{mailbox}/{uidvalidity}/{uid}/part/{part}/body",
+            get(message::show_attached_message_body),
         );
 
     Router::new()
