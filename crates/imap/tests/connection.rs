@@ -872,25 +872,23 @@ async fn sort_keys_come_raw_per_uid_from_split_answers_and_flags_become_news() {
 
 #[tokio::test]
 async fn sort_keys_of_a_large_mailbox_are_asked_for_in_bounded_commands() {
-    let mut uids: Vec<u32> = (1..=12_000).collect();
-    uids.extend((1..=2_000).map(|n| 20_000 + 2 * n));
+    let gapped: Vec<u32> = (1..=3_000).map(|n| 20_000 + 2 * n).collect();
+    let set = |uids: &[u32]| {
+        let texts: Vec<String> = uids.iter().map(u32::to_string).collect();
+        texts.join(",")
+    };
+    let mut uids: Vec<u32> = (1..=5_000).collect();
+    uids.extend(&gapped);
+    // At most 2,000 UIDs, and at most 8,000 bytes of set, per command.
     let expected = [
-        "1:5000".to_string(),
-        "5001:10000".to_string(),
-        format!(
-            "10001:12000,{}",
-            (1..=1_331)
-                .map(|n| (20_000 + 2 * n).to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
-        (1_332..=2_000)
-            .map(|n| (20_000 + 2 * n).to_string())
-            .collect::<Vec<_>>()
-            .join(","),
+        "1:2000".to_string(),
+        "2001:4000".to_string(),
+        format!("4001:5000,{}", set(&gapped[..1_000])),
+        set(&gapped[1_000..2_333]),
+        set(&gapped[2_333..]),
     ];
     let mut text = format!(
-        "{LOGGED_IN}C: a2 SELECT INBOX\nS: * 14000 EXISTS\nS: * OK [UIDVALIDITY 4] ok\n\
+        "{LOGGED_IN}C: a2 SELECT INBOX\nS: * 8000 EXISTS\nS: * OK [UIDVALIDITY 4] ok\n\
          S: a2 OK [READ-WRITE] done\n"
     );
     for (n, set) in expected.iter().enumerate() {
@@ -907,7 +905,7 @@ async fn sort_keys_of_a_large_mailbox_are_asked_for_in_bounded_commands() {
 
     let keys = conn.fetch_sort_keys(&uids).await.unwrap();
     let firsts: Vec<u32> = keys.iter().map(|k| k.uid).collect();
-    assert_eq!(firsts, [1, 5001, 10001, 22_664]);
+    assert_eq!(firsts, [1, 2001, 4001, 22_002, 24_668]);
     conn.logout().await;
     let sent = untagged(&server.finish().await);
     assert!(sent.iter().all(|line| line.len() < 8_200), "{sent:?}");

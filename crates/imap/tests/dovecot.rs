@@ -614,3 +614,106 @@ async fn a_real_dovecot_sends_the_raw_sort_keys_of_every_message() {
     assert_eq!(keys[1].size, Some(bare.len() as u32));
     conn.logout().await;
 }
+
+/// Appends `count` generated messages with MULTIAPPEND over a raw socket,
+/// 1,000 per command, much faster than one APPEND each.
+async fn load_many(addr: SocketAddr, user: &str, password: &Secret<String>, count: u32) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut stream = BufReader::new(stream);
+    let mut greeting = String::new();
+    stream.read_line(&mut greeting).await.unwrap();
+    let login = format!(
+        "l LOGIN {{{}+}}\r\n{user} {{{}+}}\r\n{}\r\n",
+        user.len(),
+        password.expose().len(),
+        password.expose()
+    );
+    stream.get_mut().write_all(login.as_bytes()).await.unwrap();
+    wait_tagged(&mut stream, "l").await;
+
+    let senders = ["ann", "Bob", "carl", "Dora", "erik", "fay"];
+    let mut first = 1;
+    while first <= count {
+        let last = (first + 999).min(count);
+        let mut command = b"m APPEND INBOX".to_vec();
+        for n in first..=last {
+            let message = format!(
+                "From: {} <{}@example.org>\r\nSubject: {}report {}\r\n\
+                 Date: {:02} Mar 2024 {:02}:{:02}:00 +0100\r\n\r\nbody {n}\r\n",
+                senders[(n % 6) as usize],
+                senders[(n % 6) as usize],
+                ["", "Re: ", "[list] ", "Fwd: "][(n % 4) as usize],
+                n % 5_000,
+                n % 28 + 1,
+                n % 24,
+                n % 60
+            );
+            command.extend_from_slice(format!(" {{{}+}}\r\n", message.len()).as_bytes());
+            command.extend_from_slice(message.as_bytes());
+        }
+        command.extend_from_slice(b"\r\n");
+        stream.get_mut().write_all(&command).await.unwrap();
+        wait_tagged(&mut stream, "m").await;
+        first = last + 1;
+    }
+}
+
+async fn wait_tagged(stream: &mut tokio::io::BufReader<tokio::net::TcpStream>, tag: &str) {
+    use tokio::io::AsyncBufReadExt;
+
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stream.read_line(&mut line).await.unwrap() > 0,
+            "server closed"
+        );
+        if let Some(status) = line.strip_prefix(&format!("{tag} ")) {
+            assert!(status.starts_with("OK"), "{line}");
+            return;
+        }
+    }
+}
+
+/// Run with `cargo test --release -p mailfront-imap --test dovecot --
+/// --ignored --nocapture`: loading the messages takes a minute or two.
+#[tokio::test]
+#[ignore = "loads 100,000 messages; run by hand to measure"]
+async fn a_real_dovecot_sends_the_sort_keys_of_100000_messages_within_the_default_limits() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("sortkeys100k");
+    let started = Instant::now();
+    load_many(dovecot.imap, &user, &password, 100_000).await;
+    eprintln!("loaded 100,000 messages in {:?}", started.elapsed());
+
+    let mut conn = Connection::connect(
+        dovecot.imap,
+        "localhost",
+        Security::Plain,
+        dovecot.tls(),
+        Timeouts::default(),
+    )
+    .await
+    .expect("connect");
+    conn.login(&user, &password).await.expect("login");
+    conn.select("INBOX", false).await.unwrap();
+    let uids = conn.uid_search(&SearchCriteria::All).await.unwrap();
+    assert_eq!(uids.len(), 100_000);
+
+    for round in ["cold", "warm"] {
+        let started = Instant::now();
+        let keys = conn.fetch_sort_keys(&uids).await.unwrap();
+        eprintln!(
+            "{round}: sort keys of {} messages in {:?}",
+            keys.len(),
+            started.elapsed()
+        );
+        assert_eq!(keys.len(), uids.len());
+        assert!(keys.iter().all(|k| k.subject.is_some() && k.size.is_some()));
+    }
+    conn.logout().await;
+}

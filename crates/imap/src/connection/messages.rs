@@ -23,9 +23,10 @@ use crate::wire::header_fields::field_value;
 use crate::wire::response::{Code, Untagged};
 use crate::wire::sequence::{batches, compact_set};
 
-/// The most UIDs one `fetch_sort_keys` command asks for: about 1 MB of
-/// answer, which Dovecot sends in well under a second from its cache.
-const SORT_KEYS_BATCH: usize = 5_000;
+/// The most UIDs one `fetch_sort_keys` command asks for: about 400 KB of
+/// answer, which Dovecot 2.3 sent in 0.25 s when it had to read every
+/// message file and in 35 ms from its cache, far within a command timeout.
+const SORT_KEYS_BATCH: usize = 2_000;
 
 /// The longest UID set one command carries. RFC 7162 section 4 advises
 /// clients to keep command lines within 8192 octets.
@@ -205,7 +206,7 @@ impl Connection {
     /// (duplicates once). Expunged UIDs are simply absent.
     ///
     /// Any number of UIDs may be asked for: they go out in commands of at
-    /// most 5,000 UIDs and 8,000 bytes of UID set each, and every command
+    /// most 2,000 UIDs and 8,000 bytes of UID set each, and every command
     /// has its own timeout. Flags that arrive with the answers become
     /// [`crate::MailboxEvent::FlagsChanged`] events. A message whose header
     /// fields exceed 256 KiB, or whose answer was malformed and skipped, is
