@@ -162,7 +162,7 @@ impl Options {
                         return Ok(Request::Skip);
                     }
                 }
-                // Flags of the test harness mean nothing here; skip their values.
+                // Test harness flags mean nothing here; skip their values too.
                 flag if !full => {
                     if HARNESS_FLAGS_WITH_VALUE.contains(&flag) {
                         rest.next();
