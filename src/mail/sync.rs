@@ -16,6 +16,12 @@
 //! sort keys of every message are fetched once when the mailbox is loaded,
 //! those of new messages when they are merged, and every order is computed
 //! from them by the rules of `client_sort`.
+//!
+//! # Limitations
+//! The first view of a large mailbox on a server without SORT waits for the
+//! keys of every message: on Dovecot 2.3, 12 s for 100,000 messages whose
+//! files were not read before, 1.7 s once they were; meanwhile further
+//! requests of the session get the "still working" page.
 
 use std::sync::{Arc, Mutex};
 
