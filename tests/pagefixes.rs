@@ -360,3 +360,57 @@ async fn a_forwarded_html_message_shows_its_body_in_a_sandboxed_frame() {
     assert_eq!(not_a_message.status, 404);
     node.stop().await;
 }
+
+/// A file of this package, read as text.
+fn package_file(path: &str) -> String {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+#[test]
+fn the_action_bar_row_boxes_and_flash_have_styles_on_every_width() {
+    let css = package_file("static/style.css");
+    let (wide, phone) = css
+        .split_once("@media (max-width: 720px)")
+        .expect("a phone section");
+    let pages = package_file("templates/action_bar.html")
+        + &package_file("templates/mailbox.html")
+        + &package_file("templates/message.html");
+
+    for class in [
+        "actions",
+        "list-actions",
+        "message-actions",
+        "select-all",
+        "pick",
+        "flash",
+    ] {
+        assert!(pages.contains(class), "no page uses the class {class}");
+        assert!(wide.contains(&format!(".{class}")), "no style for .{class}");
+    }
+    for rule in [
+        ".actions button",
+        ".actions select",
+        "td.pick {",
+        "td.pick input",
+    ] {
+        assert!(phone.contains(rule), "no phone style for {rule}");
+    }
+    assert!(!css.contains("<script") && !css.contains("expression("));
+
+    // The fixed table layout takes widths from the header row: the rule
+    // for the date column must name the header cell that reads "Date".
+    let head = pages.split("<thead>").nth(1).expect("a table head");
+    let head = head.split("</thead>").next().unwrap_or_default();
+    let date_column = head
+        .split("<th")
+        .skip(1)
+        .position(|cell| cell.contains(">Date"))
+        .expect("a Date column")
+        + 1;
+    let rule = format!("table.messages th:nth-child({date_column}), table.messages td.date");
+    assert!(
+        wide.contains(&rule),
+        "no width rule for the Date column {date_column}"
+    );
+}
