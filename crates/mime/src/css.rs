@@ -190,7 +190,8 @@ fn filter_rules(css: &str, allow_remote: bool, out: &mut FilteredCss, depth: usi
             }
         } else if lower.starts_with('@') {
             out.removed_remote |= block.to_ascii_lowercase().contains("url(");
-        } else if !prelude.is_empty() && is_self_contained(prelude) {
+        } else if !prelude.is_empty() && !prelude.contains([';', '@']) && is_self_contained(prelude)
+        {
             let declarations = filter_declarations(block, allow_remote);
             out.removed_remote |= declarations.removed_remote;
             if !declarations.css.is_empty() {
@@ -311,6 +312,15 @@ mod tests {
     #[test]
     fn comment_markers_joined_by_stripping_are_dropped() {
         let out = filter_stylesheet("p//**/*x { color: red }\nq { color: blue }", false);
+        assert_eq!(out.css, "q { color: blue }\n");
+    }
+
+    // Browsers read `0@import ...;` as the start of the selector of `.box`,
+    // but one that ends a broken statement at `;` would see an `@import`.
+    #[test]
+    fn a_selector_holding_an_at_rule_is_dropped() {
+        let css = "0@import url(https://t.example/x.css);\n.box { color: red }\nq { color: blue }";
+        let out = filter_stylesheet(css, false);
         assert_eq!(out.css, "q { color: blue }\n");
     }
 
