@@ -212,16 +212,23 @@ fn report(css: &str, faults: Vec<String>) -> Result<(), String> {
 /// A list of rules: each is a prelude and a `{}` block. The blocks of
 /// `@media` and `@supports` hold rules, all others declarations.
 fn walk_rules(parser: &mut Parser<'_, '_>, allow_remote: bool, faults: &mut Vec<String>) {
+    // An at-keyword starts an at-rule only as the first token of a rule;
+    // elsewhere it is part of a selector, which a `;` does not end.
+    let mut at_start = true;
     let mut at_rule: Option<String> = None;
     while let Ok(token) = parser.next() {
         match token.clone() {
-            Token::AtKeyword(name) => {
+            Token::AtKeyword(name) if at_start => {
                 if name.eq_ignore_ascii_case("import") && !allow_remote {
                     faults.push("@import".into());
                 }
-                at_rule.get_or_insert_with(|| name.to_ascii_lowercase());
+                at_rule = Some(name.to_ascii_lowercase());
+                at_start = false;
             }
-            Token::Semicolon => at_rule = None,
+            Token::Semicolon if at_rule.is_some() => {
+                at_rule = None;
+                at_start = true;
+            }
             Token::CurlyBracketBlock => {
                 let holds_rules = matches!(at_rule.as_deref(), Some("media" | "supports"));
                 let _ = parser.parse_nested_block(|inner| {
@@ -233,8 +240,9 @@ fn walk_rules(parser: &mut Parser<'_, '_>, allow_remote: bool, faults: &mut Vec<
                     Ok::<(), ParseError<'_, ()>>(())
                 });
                 at_rule = None;
+                at_start = true;
             }
-            _ => {}
+            _ => at_start = false,
         }
     }
 }
