@@ -267,6 +267,17 @@ async fn a_direction_override_cannot_disguise_an_attachment_name() {
     };
     let (node, browser, urls) = reader(dovecot, "bidiname", &[disguised_attachment()]).await;
     let message = &urls[0];
+    let list = browser.get("/mail/INBOX").await;
+    assert_eq!(
+        list.texts("td.subject a bdi").len(),
+        1,
+        "the list isolates subjects"
+    );
+    assert_eq!(
+        list.texts("td.person bdi").len(),
+        1,
+        "the list isolates senders"
+    );
 
     let page = browser.get(message).await;
     assert_eq!(page.status, 200, "{}", page.text());

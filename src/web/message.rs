@@ -528,7 +528,8 @@ fn frame_blocks(state: &AppState, view: &MessageView) -> Vec<String> {
                 );
                 let inner_blocks = frame_blocks(state, inner).concat();
                 format!(
-                    "<blockquote class=\"forwarded\"><p class=\"heading\">{}</p>{inner_blocks}</blockquote>",
+                    "<blockquote class=\"forwarded\"><p class=\"heading\">{}</p>\
+                     {inner_blocks}</blockquote>",
                     format::escape_html(&heading)
                 )
             }
