@@ -309,3 +309,38 @@ async fn folders_with_odd_names_list_open_and_link_back_to_themselves() {
     }
     node.stop().await;
 }
+
+#[tokio::test]
+async fn oversized_or_unreadable_requests_get_pages_that_say_so() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let node = node_for(dovecot, "toolarge").await;
+    let browser = Browser::new(&node.base);
+    let huge = "x".repeat(100 * 1024);
+    let page = browser
+        .post("/login", &[("username", "a"), ("password", &huge)])
+        .await;
+    assert_eq!(page.status, 413);
+    assert!(
+        page.text().contains("larger than this site accepts"),
+        "{}",
+        page.text()
+    );
+
+    let wrong_type = browser
+        .client
+        .post(node.url("/login"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status().as_u16(), 400);
+    assert!(wrong_type
+        .text()
+        .await
+        .unwrap()
+        .contains("could not be read"));
+    node.stop().await;
+}

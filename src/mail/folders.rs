@@ -236,6 +236,27 @@ pub fn arrange(listed: &[ListedMailbox]) -> Vec<Folder> {
     folders
 }
 
+fn levels_of(mailbox: &ListedMailbox) -> Vec<String> {
+    let decoded = decode_mailbox_name(&mailbox.raw_name);
+    match mailbox.delimiter {
+        Some(delimiter) => decoded.split(delimiter).map(str::to_owned).collect(),
+        None => vec![decoded],
+    }
+}
+
+fn is_noselect(mailbox: &ListedMailbox) -> bool {
+    mailbox
+        .attributes
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case("\\Noselect") || a.eq_ignore_ascii_case("\\NonExistent"))
+}
+
+fn compare_levels(a: &[String], b: &[String]) -> std::cmp::Ordering {
+    let key =
+        |levels: &[String]| -> Vec<String> { levels.iter().map(|l| l.to_lowercase()).collect() };
+    key(a).cmp(&key(b)).then_with(|| a.cmp(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,25 +288,4 @@ mod tests {
             "only Lists"
         );
     }
-}
-
-fn levels_of(mailbox: &ListedMailbox) -> Vec<String> {
-    let decoded = decode_mailbox_name(&mailbox.raw_name);
-    match mailbox.delimiter {
-        Some(delimiter) => decoded.split(delimiter).map(str::to_owned).collect(),
-        None => vec![decoded],
-    }
-}
-
-fn is_noselect(mailbox: &ListedMailbox) -> bool {
-    mailbox
-        .attributes
-        .iter()
-        .any(|a| a.eq_ignore_ascii_case("\\Noselect") || a.eq_ignore_ascii_case("\\NonExistent"))
-}
-
-fn compare_levels(a: &[String], b: &[String]) -> std::cmp::Ordering {
-    let key =
-        |levels: &[String]| -> Vec<String> { levels.iter().map(|l| l.to_lowercase()).collect() };
-    key(a).cmp(&key(b)).then_with(|| a.cmp(b))
 }

@@ -52,6 +52,8 @@ pub enum AppError {
     MessageGone,
     #[error("message too large")]
     MessageTooLarge,
+    #[error("request too large")]
+    TooLarge(&'static str),
     #[error("mail server unreachable")]
     MailServerUnreachable(String),
     #[error("mail server busy")]
@@ -205,6 +207,14 @@ impl IntoResponse for AppError {
                 "Message too large",
                 "This message is larger than this webmail shows.",
                 "Open it in a desktop mail program.",
+                inbox,
+                None,
+            ),
+            AppError::TooLarge(what) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Too large",
+                *what,
+                "Go back and send less at once.",
                 inbox,
                 None,
             ),

@@ -116,6 +116,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(assets::metrics))
         .fallback(assets::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(middleware::from_fn(plain_rejections_as_pages))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(request_span))
         .with_state(state)
@@ -153,6 +154,32 @@ async fn request_span(request: Request, next: Next) -> Response {
     }
     .instrument(span)
     .await
+}
+
+/// Turns the framework's own plain-text rejections (a form too large, a
+/// body of the wrong type, a method not allowed) into mailfront's pages, so
+/// that every wrong input gets a page that says what happened.
+async fn plain_rejections_as_pages(request: Request, next: Next) -> Response<Body> {
+    let response = next.run(request).await;
+    let is_plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"));
+    if !response.status().is_client_error() || !is_plain {
+        return response;
+    }
+    let error = match response.status() {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::TooLarge("What was sent is larger than this site accepts.")
+        }
+        axum::http::StatusCode::NOT_FOUND => AppError::NotFound,
+        axum::http::StatusCode::METHOD_NOT_ALLOWED => {
+            AppError::BadRequest("This address does not take that kind of request.")
+        }
+        _ => AppError::BadRequest("This request could not be read."),
+    };
+    axum::response::IntoResponse::into_response(error)
 }
 
 /// The headers every page carries unless its handler set its own.

@@ -590,7 +590,8 @@ impl Connection {
                 if let Some(code) = &status.code {
                     self.observe_code(code, &status.text);
                 }
-                self.mailbox.observe_trouble(status.kind);
+                self.mailbox
+                    .observe_trouble(status.kind, status.code.is_some());
             }
             Untagged::Capability(caps) => self.set_capabilities(caps.clone()),
             other => self.mailbox.observe(other),

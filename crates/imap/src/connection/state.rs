@@ -99,8 +99,10 @@ impl MailboxState {
     /// server could not bring this connection's view up to date (Dovecot
     /// says so after another client deleted and recreated the mailbox):
     /// what the caller knows must be checked afresh.
-    pub fn observe_trouble(&mut self, kind: StatusKind) {
-        let trouble = matches!(kind, StatusKind::No | StatusKind::Bad);
+    /// A NO with a response code (an `[ALERT]`, say) is a message for the
+    /// user, not trouble with the view.
+    pub fn observe_trouble(&mut self, kind: StatusKind, has_code: bool) {
+        let trouble = matches!(kind, StatusKind::No | StatusKind::Bad) && !has_code;
         if trouble && self.pending.is_none() && self.current().is_some() {
             self.push_mailbox_event(MailboxEvent::EventsDropped);
         }
