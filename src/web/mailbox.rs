@@ -194,11 +194,14 @@ fn build_view(
         .rows
         .iter()
         .map(|row| {
-            let person = if show_recipient {
-                row.to.clone()
-            } else {
-                row.from.clone()
-            };
+            let person = if show_recipient { &row.to } else { &row.from };
+            let person = person
+                .as_deref()
+                .map(super::message::without_format_controls);
+            let subject = row
+                .subject
+                .as_deref()
+                .map(super::message::without_format_controls);
             RowView {
                 uid: row.uid,
                 url: format!(
@@ -215,11 +218,8 @@ fn build_view(
                     }
                     .to_owned()
                 }),
-                subject_missing: row.subject.is_none(),
-                subject: row
-                    .subject
-                    .clone()
-                    .unwrap_or_else(|| "(no subject)".to_owned()),
+                subject_missing: subject.is_none(),
+                subject: subject.unwrap_or_else(|| "(no subject)".to_owned()),
                 date: format::list_date(row.date, zone),
                 date_iso: format::iso_date(row.date, zone),
                 size: row
