@@ -344,3 +344,132 @@ async fn oversized_or_unreadable_requests_get_pages_that_say_so() {
         .contains("could not be read"));
     node.stop().await;
 }
+
+/// Case 016: the session id is issued anew at sign-in, a planted or old id
+/// leads to the sign-in page, the cookie carries its flags, and the id is
+/// dead after sign-out.
+#[tokio::test]
+async fn session_ids_are_issued_at_sign_in_and_die_at_sign_out() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let planted = match support::shared_dir() {
+        Some(dir) => {
+            let case =
+                std::fs::read_to_string(dir.join("cases/016-session-fixation-and-cookie.md"))
+                    .expect("case 016 readable");
+            assert!(
+                case.contains("attackerchosen"),
+                "case 016 names the planted value"
+            );
+            "mf_session=attackerchosen0000000000000000".to_owned()
+        }
+        None => return,
+    };
+    let (user, password) = dovecot.new_user("fixation");
+    let node = node_for(dovecot, "fixation").await;
+    let raw = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let login_form = raw
+        .get(node.url("/login"))
+        .header("cookie", &planted)
+        .send()
+        .await
+        .unwrap();
+    let set_before: Vec<String> = login_form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        set_before.iter().all(|c| !c.starts_with("mf_session=")),
+        "no session before sign-in"
+    );
+    let body = login_form.text().await.unwrap();
+    let token = body
+        .split("name=\"login_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+
+    let signed_in = raw
+        .post(node.url("/login"))
+        .header("cookie", format!("{planted}; mf_login={token}"))
+        .form(&[
+            ("username", user.as_str()),
+            ("password", &password),
+            ("login_token", token),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let issued = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("mf_session="))
+        .expect("a session cookie is issued");
+    assert!(!issued.contains("attackerchosen"));
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(issued.contains(flag), "{flag} in {issued}");
+    }
+    let session = issued.split(';').next().unwrap().to_owned();
+
+    let with_planted = raw
+        .get(node.url("/mail/INBOX"))
+        .header("cookie", &planted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        with_planted.status().as_u16(),
+        303,
+        "the planted id is nobody's session"
+    );
+    let with_issued = raw
+        .get(node.url("/mail/INBOX"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_issued.status().as_u16(), 200);
+    let page = with_issued.text().await.unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let out = raw
+        .post(node.url("/logout"))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 303);
+    let replay = raw
+        .get(node.url("/mail/INBOX"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status().as_u16(), 303);
+    assert!(replay.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/login"));
+    node.stop().await;
+}
