@@ -324,6 +324,32 @@ async fn metric(browser: &Browser, name: &str) -> u64 {
 }
 
 #[tokio::test]
+async fn a_lone_connection_is_never_taken_for_a_prefetch() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("loneconn");
+    let mut phone = dovecot.client(&user, &password);
+    fill(&mut phone, "INBOX", 45);
+    phone.logout();
+    let data = app::scratch_dir("loneconn");
+    let node = Node::start(settings_for(dovecot, &data)).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+    let logins = "mailfront_imap_logins_total";
+
+    let first = browser.get("/mail/INBOX").await;
+    let next = first.attrs("a[rel=next]", "href")[0].clone();
+    let before = metric(&browser, logins).await;
+    assert_eq!(browser.get(&next).await.status, 200);
+    assert_eq!(
+        metric(&browser, logins).await,
+        before,
+        "Next reused the one connection"
+    );
+    node.stop().await;
+}
+
+#[tokio::test]
 async fn the_next_page_is_prefetched_and_served_without_a_fetch() {
     let Some(dovecot) = Dovecot::shared() else {
         return;
@@ -335,6 +361,9 @@ async fn the_next_page_is_prefetched_and_served_without_a_fetch() {
     let data = app::scratch_dir("prefetch");
     let node = Node::start(settings_for(dovecot, &data)).await;
     let browser = Browser::signed_in(&node.base, &user, &password).await;
+    // A second session's sign-in leaves a second idle connection: prefetch
+    // never takes an account's last idle one.
+    let _other = Browser::signed_in(&node.base, &user, &password).await;
     let fetches = r#"mailfront_imap_commands_total{kind="fetch"}"#;
 
     let before = metric(&browser, fetches).await;

@@ -317,8 +317,8 @@ impl ImapPool {
 
     /// Lends an idle connection that has `mailbox` selected, at once or not
     /// at all: never waits, never opens or logs in a connection, never
-    /// takes the account's last free slot. For background work that must
-    /// not delay a request.
+    /// takes the account's last free slot or its last idle connection. For
+    /// background work that must not delay a request.
     pub fn try_borrow_idle(
         &self,
         credentials: &Credentials,
@@ -336,6 +336,11 @@ impl ImapPool {
         let slot = account.lend_slots.clone().try_acquire_owned().ok()?;
         let connection = {
             let mut idle = account.idle.lock().expect("idle lock poisoned");
+            // Leave at least one idle connection for the account's next
+            // request, which would otherwise log in a new one.
+            if idle.len() < 2 {
+                return None;
+            }
             let check_after = self.shared.settings.check_after;
             let index = idle.iter().rposition(|entry| {
                 let selected = entry.connection.imap.as_ref().and_then(|c| c.selected());
