@@ -29,7 +29,6 @@ struct MailboxView {
     rows: Vec<RowView>,
     pager: Pager,
     sort_options: Vec<SortOption>,
-    sort_notice: Option<String>,
     /// What the last action did, shown once.
     flash: Option<String>,
     actions: ActionBar,
@@ -120,7 +119,7 @@ pub async fn show_mailbox(
         Some(&raw_name),
     );
     let actions = ActionBar::new(list_actions_url(&raw_name), &folders, &raw_name);
-    let mut view = build_view(&state, layout, label, &listing, sort, role, actions);
+    let mut view = build_view(&state, layout, label, &listing, role, actions);
     view.flash = signed_in.record.flash.take();
     let sort_changed = asked.is_some_and(|order| remember_sort(&mut signed_in, &raw_name, order));
     if view.flash.is_some() || sort_changed {
@@ -184,7 +183,6 @@ fn build_view(
     layout: Layout,
     folder_label: String,
     listing: &MailboxPage,
-    asked: SortOrder,
     role: Option<FolderRole>,
     actions: ActionBar,
 ) -> MailboxView {
@@ -264,8 +262,6 @@ fn build_view(
             selected: *order == listing.sort,
         })
         .collect();
-    let sort_notice = (asked != listing.sort)
-        .then(|| "This mail server cannot sort; messages are shown in arrival order.".to_owned());
 
     MailboxView {
         layout,
@@ -278,7 +274,6 @@ fn build_view(
         rows,
         pager,
         sort_options,
-        sort_notice,
         flash: None,
         actions,
         uidvalidity: listing.uidvalidity,
