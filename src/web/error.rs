@@ -13,6 +13,8 @@ use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use mailfront_imap::ImapError;
+
 use crate::mail::MailError;
 use crate::pool::PoolError;
 use crate::session::StoreError;
@@ -62,6 +64,11 @@ pub enum AppError {
     TooManyAttempts { retry_after: Duration },
     #[error("session store unavailable")]
     StoreUnavailable(String),
+    /// The mail server answered, but with something unusable: a response
+    /// that does not parse, or a refusal mailfront has no page of its own
+    /// for. Its cause is logged, never shown.
+    #[error("mail server answered badly")]
+    MailServerFault(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -73,14 +80,27 @@ impl From<MailError> for AppError {
             MailError::MessageGone => AppError::MessageGone,
             MailError::MessageTooLarge { .. } => AppError::MessageTooLarge,
             MailError::Pool(pool) => pool.into(),
-            MailError::Imap(imap) => {
-                if imap.is_connection_lost() {
-                    AppError::MailServerUnreachable(chain(&imap))
-                } else {
-                    AppError::Internal(chain(&imap))
-                }
-            }
+            MailError::Imap(imap) => imap_error_page(imap),
         }
+    }
+}
+
+/// The page for an IMAP failure that reached a handler: a lost connection
+/// reads "unreachable", a server at its limits "busy", an answer that could
+/// not be used "the mail server answered badly"; only a command mailfront
+/// itself built wrongly is an internal error.
+fn imap_error_page(imap: ImapError) -> AppError {
+    let cause = chain(&imap);
+    if imap.is_connection_lost() {
+        return AppError::MailServerUnreachable(cause);
+    }
+    match imap {
+        ImapError::Refused { .. } => AppError::MailServerUnreachable(cause),
+        ImapError::ConnectionLimit | ImapError::Unavailable => AppError::MailServerBusy(cause),
+        ImapError::InvalidArgument { .. } | ImapError::Unsupported { .. } => {
+            AppError::Internal(cause)
+        }
+        _ => AppError::MailServerFault(cause),
     }
 }
 
@@ -255,6 +275,15 @@ impl IntoResponse for AppError {
                 "mailfront cannot reach its session store right now.",
                 "Please try again in a minute.",
                 None,
+                Some(cause.clone()),
+            ),
+            AppError::MailServerFault(cause) => (
+                StatusCode::BAD_GATEWAY,
+                "Mail server error",
+                "The mail server gave an answer mailfront could not use.",
+                "Please try again. If it keeps happening, tell your mail administrator \
+                 the request id below.",
+                inbox,
                 Some(cause.clone()),
             ),
             AppError::Internal(cause) => (

@@ -67,6 +67,10 @@ pub enum After {
     Close,
     /// Keeps the connection open and never answers again.
     Stall,
+    /// Sends this many more bytes of `x` with no line end (a line that never
+    /// ends, or the body of a literal the reply announced), made as they are
+    /// written so that the server holds only a small chunk, then stalls.
+    Flood(u64),
 }
 
 /// A command the server answers in its own way instead of generically.
@@ -470,8 +474,28 @@ async fn converse(
                 return;
             }
             After::Stall => return drain(reader).await,
+            After::Flood(bytes) => {
+                if flood(write, bytes).await.is_ok() {
+                    drain(reader).await;
+                }
+                return;
+            }
         }
     }
+}
+
+/// Writes `bytes` bytes of `x` in small chunks; stops at the first error
+/// (the client gave up and closed).
+async fn flood(write: &mut OwnedWriteHalf, bytes: u64) -> std::io::Result<()> {
+    const CHUNK: usize = 64 * 1024;
+    let chunk = vec![b'x'; CHUNK];
+    let mut left = bytes;
+    while left > 0 {
+        let now = left.min(CHUNK as u64) as usize;
+        send(write, &chunk[..now]).await?;
+        left -= now as u64;
+    }
+    Ok(())
 }
 
 async fn send(write: &mut OwnedWriteHalf, bytes: &[u8]) -> std::io::Result<()> {
