@@ -20,7 +20,7 @@ use crate::pool::ImapPool;
 use crate::session::{
     EmbeddedStore, LocalLocks, LockSettings, LoginThrottle, SessionStore, ThrottleSettings,
 };
-use crate::web::{app, AppShared, AppState};
+use crate::web::{app, serve, AppShared, AppState};
 
 /// A node that is serving.
 pub struct RunningServer {
@@ -124,14 +124,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
     let address = listener.local_addr().context("listener has no address")?;
 
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
-    let router = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = shutdown_signal.await;
-            })
-            .await
-    });
+    let router = app(state.clone());
+    let task = tokio::spawn(serve(listener, router, async move {
+        let _ = shutdown_signal.await;
+    }));
 
     let reaper = state.mail.pool().spawn_reaper();
     let purger = tokio::spawn(async move {

@@ -345,6 +345,53 @@ async fn oversized_or_unreadable_requests_get_pages_that_say_so() {
     node.stop().await;
 }
 
+/// Header floods: too many cookies or header lines get a page that says
+/// what to do; a head beyond what the protocol layer reads is refused with
+/// no harm to the node, which goes on serving.
+#[tokio::test]
+async fn header_floods_get_a_page_and_leave_the_node_serving() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let node = node_for(dovecot, "headerflood").await;
+    let client = reqwest::Client::new();
+
+    let cookie_jar = (0..60)
+        .map(|n| format!("junk{n}={}", "c".repeat(900)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let too_many_cookies = client
+        .get(node.url("/login"))
+        .header("cookie", cookie_jar)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_many_cookies.status().as_u16(), 431);
+    let text = too_many_cookies.text().await.unwrap();
+    assert!(text.contains("Delete the cookies"), "{text}");
+
+    let mut many_lines = client.get(node.url("/login"));
+    for n in 0..300 {
+        many_lines = many_lines.header(format!("x-filler-{n}"), "1");
+    }
+    let many_lines = many_lines.send().await.unwrap();
+    assert_eq!(many_lines.status().as_u16(), 431);
+    assert!(many_lines.text().await.unwrap().contains("header data"));
+
+    let beyond_the_protocol_layer = client
+        .get(node.url("/login"))
+        .header("x-flood", "f".repeat(2 << 20))
+        .send()
+        .await;
+    if let Ok(response) = beyond_the_protocol_layer {
+        assert!(response.status().is_client_error(), "{}", response.status());
+    }
+
+    let login = client.get(node.url("/login")).send().await.unwrap();
+    assert_eq!(login.status().as_u16(), 200, "the node goes on serving");
+    node.stop().await;
+}
+
 /// Case 016: the session id is issued anew at sign-in, a planted or old id
 /// leads to the sign-in page, the cookie carries its flags, and the id is
 /// dead after sign-out.

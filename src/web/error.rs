@@ -56,6 +56,9 @@ pub enum AppError {
     MessageTooLarge,
     #[error("request too large")]
     TooLarge(&'static str),
+    /// More request headers than a page is served for, mostly cookies.
+    #[error("request headers too large")]
+    HeadersTooLarge,
     #[error("mail server unreachable")]
     MailServerUnreachable(String),
     #[error("mail server busy")]
@@ -228,6 +231,15 @@ impl IntoResponse for AppError {
                 "This message is larger than this webmail shows.",
                 "Open it in a desktop mail program.",
                 inbox,
+                None,
+            ),
+            AppError::HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "Request too large",
+                "Your browser sent more header data than this site accepts, \
+                 usually because it holds too many cookies for it.",
+                "Delete the cookies your browser keeps for this site, then sign in again.",
+                None,
                 None,
             ),
             AppError::TooLarge(what) => (

@@ -10,6 +10,7 @@ mod actions;
 mod assets;
 mod error;
 mod format;
+mod listener;
 mod login;
 mod mailbox;
 mod message;
@@ -34,6 +35,7 @@ use crate::mail::MailService;
 use crate::metrics::Metrics;
 use crate::session::{LoginThrottle, SessionLocks, SessionStore};
 pub use error::AppError;
+pub use listener::serve;
 pub use signed_in::SESSION_COOKIE;
 
 /// Everything a handler may use, shared by all requests.
@@ -117,6 +119,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(assets::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(middleware::from_fn(plain_rejections_as_pages))
+        .layer(middleware::from_fn(listener::check_header_limits))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(request_span))
         .with_state(state)
