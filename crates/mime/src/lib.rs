@@ -33,6 +33,7 @@ mod entity;
 mod extract;
 mod header;
 mod html_text;
+mod link_targets;
 mod params;
 mod problem;
 mod render;

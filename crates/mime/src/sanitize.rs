@@ -13,8 +13,10 @@
 //! nothing in it loads from another host except by a click on a link;
 //! unknown elements are unwrapped so their text stays, while the text of
 //! `script`, `style`, `title`, `template` and frame-like elements is
-//! dropped. Every link carries rel="noopener noreferrer" and
-//! target="_blank".
+//! dropped. Every link carries rel="noopener noreferrer",
+//! target="_blank" and its real target as its title; a link whose text
+//! names another host is followed by a marker naming the real one
+//! (`link_targets`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 
 use crate::css::{filter_declarations, filter_stylesheet, is_remote};
 use crate::html_text::{html_to_text, nests_deeper_than, MAX_HTML_DEPTH};
+use crate::link_targets::show_link_targets;
 use crate::text::text_to_html;
 use crate::RenderOptions;
 
@@ -94,7 +97,7 @@ pub(crate) fn sanitize_with_cids(html: &str, options: &RenderOptions, cids: &Cid
         cids: cids.clone(),
         removed_remote: Arc::clone(&removed_remote),
     };
-    let body = builder(filter).clean(html).to_string();
+    let body = show_link_targets(&builder(filter).clean(html).to_string());
 
     let mut out = String::with_capacity(body.len() + stylesheet.css.len() + 16);
     if !stylesheet.css.is_empty() {
@@ -170,6 +173,9 @@ impl UrlFilter {
             (_, "background") => self.image_url(value, false),
             ("img", "srcset") => self.srcset(value),
             ("a", "href") => self.link(value),
+            // A title of the mail's own could pose as the real target,
+            // which link_targets puts there instead.
+            ("a", "title") => None,
             (_, "src" | "href") => None,
             _ => Some(Cow::Borrowed(value)),
         }
