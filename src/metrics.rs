@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// The node's counters. One instance lives in the application state and is
 /// shared by the pool, the session layer and the web handlers.
@@ -34,6 +35,29 @@ pub struct Metrics {
     pub requests_rejected: AtomicU64,
     /// Cache validity checks made before serving cached IMAP data.
     pub cache_validity_checks: AtomicU64,
+    /// Background IMAP work running now (prefetches, folder counts).
+    pub background_tasks: Arc<AtomicI64>,
+}
+
+/// Counts one background task as running until dropped.
+pub struct BackgroundTask {
+    running: Arc<AtomicI64>,
+}
+
+impl Metrics {
+    /// Marks a background task as running; the returned guard unmarks it.
+    pub fn background_task(&self) -> BackgroundTask {
+        self.background_tasks.fetch_add(1, Ordering::Relaxed);
+        BackgroundTask {
+            running: self.background_tasks.clone(),
+        }
+    }
+}
+
+impl Drop for BackgroundTask {
+    fn drop(&mut self) {
+        self.running.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// IMAP commands sent, one counter per kind that a page view uses.
@@ -86,6 +110,13 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE mailfront_imap_connections_open gauge");
         let open = self.imap_connections_open.load(Ordering::Relaxed);
         let _ = writeln!(out, "mailfront_imap_connections_open {open}");
+        let _ = writeln!(
+            out,
+            "# HELP mailfront_background_tasks Background IMAP work running now."
+        );
+        let _ = writeln!(out, "# TYPE mailfront_background_tasks gauge");
+        let running = self.background_tasks.load(Ordering::Relaxed);
+        let _ = writeln!(out, "mailfront_background_tasks {running}");
         counter(
             &mut out,
             "mailfront_pool_borrow_waits_total",

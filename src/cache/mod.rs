@@ -39,6 +39,10 @@ pub type SharedMailbox = Arc<Mutex<MailboxState>>;
 pub struct FolderListing {
     pub folders: Vec<Folder>,
     pub fetched_at: Instant,
+    /// Whether every folder's counts were asked for since the list was
+    /// fetched; until then some counts are missing or carried over from the
+    /// list before.
+    pub counted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -140,16 +144,40 @@ impl MailCache {
 
     /// The folder list while it is younger than the configured time to live.
     pub fn folders(&self, account: &str) -> Option<Arc<FolderListing>> {
-        let listing = self.folders.get(account)?;
-        (listing.fetched_at.elapsed() < self.folder_list_ttl).then_some(listing)
+        self.folders_of_any_age(account)
+            .filter(|listing| listing.fetched_at.elapsed() < self.folder_list_ttl)
     }
 
-    pub fn store_folders(&self, account: &str, folders: Vec<Folder>) {
+    /// The folder list however old, for counts to carry over to a new one.
+    pub fn folders_of_any_age(&self, account: &str) -> Option<Arc<FolderListing>> {
+        self.folders.get(account)
+    }
+
+    pub fn store_folders(&self, account: &str, folders: Vec<Folder>, counted: bool) {
         let listing = FolderListing {
             folders,
             fetched_at: Instant::now(),
+            counted,
         };
         self.folders.insert(Arc::from(account), Arc::new(listing));
+    }
+
+    /// Puts the counts of `counted` into the cached folder list, folder by
+    /// folder (by raw name), and marks it counted. A list replaced or
+    /// dropped meanwhile keeps what it has.
+    pub fn store_folder_counts(&self, account: &str, counted: &[Folder]) {
+        let Some(listing) = self.folders.get(account) else {
+            return;
+        };
+        let mut changed = (*listing).clone();
+        for folder in &mut changed.folders {
+            if let Some(fresh) = counted.iter().find(|c| c.raw_name == folder.raw_name) {
+                folder.total = fresh.total.or(folder.total);
+                folder.unseen = fresh.unseen.or(folder.unseen);
+            }
+        }
+        changed.counted = true;
+        self.folders.insert(Arc::from(account), Arc::new(changed));
     }
 
     /// Changes the counts of one folder in a cached folder list (from a

@@ -2,8 +2,14 @@
 //! it: Inbox first, then the folders with a special use in a fixed order,
 //! then every other folder as an indented tree.
 //!
+//! Counts come from STATUS, asked for in the background after a new LIST
+//! (see [`MailService::folders`]).
+//!
 //! Names are kept twice: the server's raw name (modified UTF-7, sent back
 //! to the server unchanged) and the decoded name for display.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use mailfront_imap::{decode_mailbox_name, Connection, ListedMailbox};
 
@@ -80,26 +86,89 @@ pub struct Folder {
 }
 
 impl MailService {
-    /// The folder list with message and unread counts. A cached list is
-    /// shown for up to the configured time to live; the counts of a folder
-    /// are corrected whenever that folder is validated for a page view.
+    /// The folder list with message and unread counts.
+    ///
+    /// A list younger than the configured time to live is served from the
+    /// cache. An older or missing one is fetched anew with LIST alone, one
+    /// round trip, keeping the counts of the list before; every folder's
+    /// counts are then asked for with STATUS in the background, on a spare
+    /// connection, and stored in the cached list. A STATUS is cheap on a
+    /// server process that has the folder open, but on a new one Dovecot
+    /// opens the folder's index first, several milliseconds per folder:
+    /// asked for in line, the counts of every folder would delay the first
+    /// page after sign-in by their sum.
+    ///
+    /// So the first page after sign-in shows the counts of the folder being
+    /// viewed (from its validation) and those of the others from the next
+    /// page on. Where no spare connection can be lent (a cap of one, or a
+    /// login per request) the counts are asked for in line. The counts of a
+    /// folder are corrected whenever that folder is validated for a page.
     pub async fn folders(&self, credentials: &Credentials) -> Result<Vec<Folder>, MailError> {
-        if let Some(listing) = self.cache.folders(&credentials.user) {
+        let account = credentials.user.as_str();
+        if let Some(listing) = self.cache.folders(account) {
+            if !listing.counted {
+                self.count_folders_in_background(credentials);
+            }
             return Ok(listing.folders.clone());
         }
-        let folders = retry_read_once!(self, self.folders_once(credentials).await)?;
-        self.cache.store_folders(&credentials.user, folders.clone());
+
+        let in_line = !self.pool.lends_spares(account);
+        let mut folders = retry_read_once!(self, self.folders_once(credentials, in_line).await)?;
+        if !in_line {
+            if let Some(before) = self.cache.folders_of_any_age(account) {
+                carry_counts(&mut folders, &before.folders);
+            }
+        }
+        self.cache.store_folders(account, folders.clone(), in_line);
+        if !in_line {
+            self.count_folders_in_background(credentials);
+        }
         Ok(folders)
     }
 
-    async fn folders_once(&self, credentials: &Credentials) -> Result<Vec<Folder>, MailError> {
+    async fn folders_once(
+        &self,
+        credentials: &Credentials,
+        with_counts: bool,
+    ) -> Result<Vec<Folder>, MailError> {
         let mut connection = self.pool.borrow(credentials, None).await?;
         bump(&self.metrics.commands.list);
         let listed = connection.list_mailboxes().await?;
         let mut folders = arrange(&listed);
-        self.add_counts(&mut connection, &mut folders).await?;
+        if with_counts {
+            self.add_counts(&mut connection, &mut folders).await?;
+        }
         self.absorb_events(&mut connection, &credentials.user);
         Ok(folders)
+    }
+
+    /// Asks for every folder's counts on a spare connection, unless that is
+    /// already under way for the account or no spare connection is free; a
+    /// later page view tries again while the list is not counted.
+    fn count_folders_in_background(&self, credentials: &Credentials) {
+        let account = credentials.user.clone();
+        if !self.folder_counting.begin(&account) {
+            return;
+        }
+        let service = self.clone();
+        let credentials = credentials.clone();
+        let running = self.metrics.background_task();
+        tokio::spawn(async move {
+            let _running = running;
+            let _done = service.folder_counting.end_when_dropped(&account);
+            let Some(mut connection) = service.pool.borrow_spare(&credentials).await else {
+                return;
+            };
+            let Some(listing) = service.cache.folders_of_any_age(&account) else {
+                return;
+            };
+            let mut folders = listing.folders.clone();
+            match service.add_counts(&mut connection, &mut folders).await {
+                Ok(()) => service.cache.store_folder_counts(&account, &folders),
+                Err(error) => tracing::debug!(%error, "folder counts not fetched"),
+            }
+            service.absorb_events(&mut connection, &account);
+        });
     }
 
     async fn add_counts(
@@ -121,6 +190,53 @@ impl MailService {
             }
         }
         Ok(())
+    }
+}
+
+/// Gives each folder of a new list the counts it had in the list before.
+fn carry_counts(folders: &mut [Folder], before: &[Folder]) {
+    for folder in folders.iter_mut().filter(|f| f.selectable) {
+        if let Some(old) = before.iter().find(|b| b.raw_name == folder.raw_name) {
+            folder.total = old.total;
+            folder.unseen = old.unseen;
+        }
+    }
+}
+
+/// Accounts whose folder counts are being fetched in the background.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FolderCounting {
+    accounts: Arc<Mutex<HashSet<String>>>,
+}
+
+impl FolderCounting {
+    /// Marks the account's counting as under way; false when it already was.
+    fn begin(&self, account: &str) -> bool {
+        self.lock().insert(account.to_owned())
+    }
+
+    /// Unmarks the account when the returned guard is dropped, however the
+    /// counting task ends.
+    fn end_when_dropped(&self, account: &str) -> CountingDone {
+        CountingDone {
+            counting: self.clone(),
+            account: account.to_owned(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.accounts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+pub(crate) struct CountingDone {
+    counting: FolderCounting,
+    account: String,
+}
+
+impl Drop for CountingDone {
+    fn drop(&mut self) {
+        self.counting.lock().remove(&self.account);
     }
 }
 

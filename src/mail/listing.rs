@@ -136,6 +136,8 @@ pub struct MailboxPage {
     /// The order used: the one asked for, with or without SORT.
     pub sort: SortOrder,
     pub rows: Vec<MessageRow>,
+    /// Unread messages, as the server last counted them.
+    pub unseen: Option<u32>,
 }
 
 /// Which page of a mailbox to show.
@@ -216,13 +218,13 @@ impl MailService {
             .collect();
         self.prefetch_rows(credentials, raw_name, &state, next_window);
 
-        let (rows, uidvalidity) = {
+        let (rows, uidvalidity, unseen) = {
             let known = lock(&state);
             let rows = window
                 .iter()
                 .filter_map(|uid| known.rows.get(uid).cloned())
                 .collect();
-            (rows, known.uidvalidity)
+            (rows, known.uidvalidity, known.unseen)
         };
         self.cache.store_mailbox(account, raw_name, state);
         Ok(MailboxPage {
@@ -234,6 +236,7 @@ impl MailService {
             page_count,
             sort,
             rows,
+            unseen,
         })
     }
 }

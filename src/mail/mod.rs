@@ -33,6 +33,8 @@ pub struct MailService {
     cache: MailCache,
     /// Background prefetches that may run at once on this node.
     prefetch_slots: Arc<tokio::sync::Semaphore>,
+    /// Accounts whose folder counts are being fetched in the background.
+    folder_counting: folders::FolderCounting,
     metrics: Arc<Metrics>,
     page_size: usize,
     max_message_bytes: usize,
@@ -85,6 +87,7 @@ impl MailService {
             pool,
             cache,
             prefetch_slots: Arc::new(tokio::sync::Semaphore::new(4)),
+            folder_counting: folders::FolderCounting::default(),
             metrics,
             page_size,
             max_message_bytes,

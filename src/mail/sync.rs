@@ -176,8 +176,20 @@ impl MailService {
         state.sorted.insert(order, Arc::new(sorted));
         state.sort_keys = sort_keys;
 
+        // The unread count, for the folder list: cheap on the mailbox just
+        // selected, and the only count SELECT does not give.
+        bump(&self.metrics.commands.status);
+        match connection.status(raw_name).await {
+            Ok(status) => state.note_status(&status),
+            Err(error) if error.is_connection_lost() => return Err(error.into()),
+            Err(error) => tracing::debug!(%error, "no unread count for the folder list"),
+        }
+        let total = u32::try_from(state.uids.len()).ok();
+        let unseen = state.unseen;
         let shared = Arc::new(Mutex::new(state));
         self.cache.store_mailbox(account, raw_name, shared.clone());
+        self.cache
+            .update_folder_counts(account, raw_name, total, unseen);
         tracing::debug!(mailbox = raw_name, "mailbox loaded into the cache");
         Ok(shared)
     }
@@ -294,9 +306,10 @@ impl MailService {
     }
 
     /// Fetches, in the background, the rows of a window the user is likely
-    /// to ask for next (the next page). It runs only when an idle
-    /// connection with the mailbox selected is free at once and a prefetch
-    /// slot of the node is free, so it never delays a request; a failure is
+    /// to ask for next (the next page). It runs only when a spare idle
+    /// connection (preferably with the mailbox selected, else it selects
+    /// it) and a prefetch slot of the node are free at once, so it never
+    /// delays a request; a failure is
     /// only logged. The rows it adds are validated like any other before
     /// they are served.
     pub(crate) fn prefetch_rows(
@@ -326,13 +339,16 @@ impl MailService {
         let service = self.clone();
         let state = state.clone();
         let account = credentials.user.clone();
+        let raw_name = raw_name.to_owned();
+        let running = self.metrics.background_task();
         tokio::spawn(async move {
+            let _running = running;
             let _slot = slot;
             let uidvalidity = lock(&state).uidvalidity;
-            let still_selected = connection
-                .selected()
-                .is_some_and(|s| s.uidvalidity == uidvalidity);
-            if !still_selected {
+            let selected = service
+                .ensure_selected(&mut connection, &account, &raw_name)
+                .await;
+            if !matches!(selected, Ok(now) if now == uidvalidity) {
                 return;
             }
             bump(&service.metrics.commands.fetch);

@@ -315,8 +315,8 @@ impl ImapPool {
         self.open_and_lend(&account, credentials, slot).await
     }
 
-    /// Lends an idle connection that has `mailbox` selected, at once or not
-    /// at all: never waits, never opens or logs in a connection, never
+    /// Lends an idle connection, preferring one that has `mailbox` selected,
+    /// at once or not at all: never waits, never opens or logs in a connection, never
     /// takes the account's last free slot or its last idle connection. For
     /// background work that must not delay a request.
     pub fn try_borrow_idle(
@@ -342,11 +342,15 @@ impl ImapPool {
                 return None;
             }
             let check_after = self.shared.settings.check_after;
-            let index = idle.iter().rposition(|entry| {
+            let recent = |entry: &IdleConnection| entry.returned_at.elapsed() < check_after;
+            let has_mailbox = |entry: &IdleConnection| {
                 let selected = entry.connection.imap.as_ref().and_then(|c| c.selected());
-                entry.returned_at.elapsed() < check_after
-                    && selected.is_some_and(|s| s.raw_name == mailbox)
-            })?;
+                selected.is_some_and(|s| s.raw_name == mailbox)
+            };
+            let index = idle
+                .iter()
+                .rposition(|entry| recent(entry) && has_mailbox(entry))
+                .or_else(|| idle.iter().rposition(recent))?;
             idle.remove(index).connection
         };
         Some(PooledConnection {
@@ -356,6 +360,84 @@ impl ImapPool {
             fresh: false,
             closed: self.shared.closed.clone(),
         })
+    }
+
+    /// Whether background work of the account can ever get a connection
+    /// from [`ImapPool::borrow_spare`]: pooled mode, and a cap that leaves
+    /// one connection to the account's requests.
+    pub fn lends_spares(&self, user: &str) -> bool {
+        let cap = self
+            .existing_account(user)
+            .map_or(self.shared.settings.per_user, |a| {
+                a.cap.load(Ordering::SeqCst)
+            });
+        self.shared.settings.mode == PoolMode::Pooled && cap >= 2
+    }
+
+    /// Lends a connection for background work that must not delay a
+    /// request: a recently used idle one when the account has two or more
+    /// idle, else a newly opened one when the account is below its cap. It
+    /// never waits for a lend slot and never takes the account's last free
+    /// one, so a request of the account always finds a slot. A refused or
+    /// failed login gives `None` (and `NO [LIMIT]` lowers the cap, as for
+    /// any borrower).
+    pub async fn borrow_spare(&self, credentials: &Credentials) -> Option<PooledConnection> {
+        let account = self.existing_account(&credentials.user)?;
+        let trusted = *account.accepted.lock().expect("accepted lock poisoned")
+            == Some(self.fingerprint(credentials));
+        if !trusted || self.shared.settings.mode != PoolMode::Pooled {
+            return None;
+        }
+        if account.lend_slots.available_permits() < 2 || account.surplus.load(Ordering::SeqCst) > 0
+        {
+            return None;
+        }
+        let slot = account.lend_slots.clone().try_acquire_owned().ok()?;
+
+        let idle = {
+            let mut idle = account.idle.lock().expect("idle lock poisoned");
+            let check_after = self.shared.settings.check_after;
+            let fresh = idle
+                .iter()
+                .rposition(|entry| entry.returned_at.elapsed() < check_after);
+            match fresh {
+                Some(index) if idle.len() >= 2 => Some(idle.remove(index).connection),
+                _ => None,
+            }
+        };
+        if let Some(connection) = idle {
+            return Some(PooledConnection {
+                connection: Some(connection),
+                _lend_slot: slot,
+                mode: self.shared.settings.mode,
+                fresh: false,
+                closed: self.shared.closed.clone(),
+            });
+        }
+
+        if account.open.load(Ordering::SeqCst) >= account.cap.load(Ordering::SeqCst) {
+            return None;
+        }
+        match self.open(&account, credentials).await {
+            Ok(connection) => Some(PooledConnection {
+                connection: Some(connection),
+                _lend_slot: slot,
+                mode: self.shared.settings.mode,
+                fresh: true,
+                closed: self.shared.closed.clone(),
+            }),
+            Err(PoolError::ServerBusy) => {
+                let open = account.open.load(Ordering::SeqCst);
+                if open > 0 && account.lower_cap(open, slot) {
+                    tracing::info!(cap = open, "account pool capped by the server's limit");
+                }
+                None
+            }
+            Err(error) => {
+                tracing::debug!(%error, "no spare connection for background work");
+                None
+            }
+        }
     }
 
     /// Lends a logged-in connection of the account, preferring one that has

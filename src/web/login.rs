@@ -186,8 +186,9 @@ pub async fn submit_login(
 
     match start_session(&state, &parts, credentials).await {
         Ok(set_cookie) => {
+            // Straight to the inbox: one request less than going through `/`.
             let target = if next.is_empty() {
-                "/".to_owned()
+                paths::mailbox("INBOX")
             } else {
                 next
             };

@@ -96,11 +96,17 @@ pub async fn show_mailbox(
     let sort = asked.unwrap_or_else(|| remembered_sort(&signed_in, &raw_name));
 
     let credentials = signed_in.credentials.clone();
-    let folders = state.mail.folders(&credentials).await?;
     let listing = state
         .mail
         .mailbox_page(&credentials, &raw_name, request, sort)
         .await?;
+    // After the page: its validation has just put this folder's counts
+    // into the cached folder list.
+    let mut folders = state.mail.folders(&credentials).await?;
+    if let Some(current) = folders.iter_mut().find(|f| f.raw_name == raw_name) {
+        current.total = u32::try_from(listing.total).ok();
+        current.unseen = listing.unseen.or(current.unseen);
+    }
     bump(&state.metrics.page_views);
 
     let role = folders
