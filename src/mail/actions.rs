@@ -27,7 +27,7 @@
 use mailfront_imap::{Connection, FlagOp, ImapError};
 
 use super::sync::lock;
-use super::{Folder, FolderRole, MailError, MailService, SortOrder};
+use super::{Folder, FolderRole, MailError, MailService, SearchQuery, SortOrder};
 use crate::cache::SharedMailbox;
 use crate::metrics::bump;
 use crate::pool::Credentials;
@@ -105,6 +105,7 @@ impl MailService {
 
         {
             let mut known = lock(&state);
+            known.searches.clear();
             for uid in &present {
                 if let Some(row) = known.rows.get_mut(uid) {
                     let mut flags = row.flags.clone();
@@ -193,7 +194,8 @@ impl MailService {
         Ok(outcome)
     }
 
-    /// The message to show once `uid` has left the list in `order`: the
+    /// The message to show once `uid` has left the list in `order` (the
+    /// matches of `search`, when the message was opened from a search): the
     /// next one, else the previous one, else none.
     pub async fn neighbour(
         &self,
@@ -201,6 +203,7 @@ impl MailService {
         selection: &Selection,
         uid: u32,
         order: SortOrder,
+        search: Option<&SearchQuery>,
     ) -> Result<Option<Neighbour>, MailError> {
         let account = credentials.user.as_str();
         let raw_name = selection.raw_name.as_str();
@@ -211,9 +214,17 @@ impl MailService {
         if lock(&state).uidvalidity != selection.uidvalidity {
             return Ok(None);
         }
-        let (list, _) = self
-            .sorted_list(&mut connection, account, raw_name, &state, order)
-            .await?;
+        let list = match search {
+            Some(query) => {
+                self.search_results(&mut connection, account, raw_name, &state, query, order)
+                    .await?
+            }
+            None => {
+                self.sorted_list(&mut connection, account, raw_name, &state, order)
+                    .await?
+                    .0
+            }
+        };
         self.absorb_events(&mut connection, account);
 
         let Some(position) = list.iter().position(|u| *u == uid) else {

@@ -230,6 +230,7 @@ impl MailService {
             };
             if modseq_moved {
                 known.rows.clear();
+                known.searches.clear();
             }
             known.reconcile(fresh)
         };
@@ -262,6 +263,7 @@ impl MailService {
             known.uids.sort_unstable();
             known.uids.dedup();
             known.sorted.clear();
+            known.searches.clear();
             add_keys(&mut known, keys);
             return Ok(());
         }
@@ -395,6 +397,7 @@ impl MailService {
             let added = known.reconcile(all.clone());
             if !added.is_empty() {
                 known.sorted.clear();
+                known.searches.clear();
             }
             known.uids = all;
         }

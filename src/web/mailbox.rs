@@ -1,19 +1,26 @@
-//! The message list of a folder: one page of rows, the pager and the sort
-//! menu. Page numbers are forgiving: a missing, malformed or out-of-range
-//! number shows the nearest page that exists, never an error.
+//! The message list of a folder: one page of rows, the pager, the sort
+//! menu and the search box. With a search in the URL the list holds the
+//! matches, paged and sorted like the folder, and every link and form of
+//! the page carries the search along (see `search`). Page numbers are
+//! forgiving: a missing, malformed or out-of-range number shows the nearest
+//! page that exists, never an error. A search that cannot be run (a date
+//! that is no day, say) shows the folder page with the search box as sent
+//! and a sentence on what to change.
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
 use super::actions::{list_actions_url, ActionBar};
 use super::error::html;
+use super::search::{link_suffix, SearchBox, SearchParams};
 use super::signed_in::SignedIn;
 use super::views::Layout;
 use super::{format, paths, AppError, AppState};
-use crate::mail::{FolderRole, MailboxPage, PageRequest, SortOrder};
+use crate::mail::{FolderRole, MailboxPage, PageRequest, SearchQuery, SortOrder};
 use crate::metrics::bump;
 
 #[derive(Template)]
@@ -34,6 +41,7 @@ struct MailboxView {
     actions: ActionBar,
     uidvalidity: u32,
     sort_token: String,
+    search: SearchBox,
 }
 
 struct RowView {
@@ -73,6 +81,8 @@ pub struct MailboxQuery {
     after: Option<String>,
     /// The first UID of the page the user came from ("Previous").
     before: Option<String>,
+    #[serde(flatten)]
+    search: SearchParams,
 }
 
 pub async fn go_to_inbox(_signed_in: SignedIn) -> Redirect {
@@ -94,13 +104,32 @@ pub async fn show_mailbox(
     };
     let asked = query.sort.as_deref().and_then(SortOrder::from_token);
     let sort = asked.unwrap_or_else(|| remembered_sort(&signed_in, &raw_name));
+    let search = query.search.read();
 
     let credentials = signed_in.credentials.clone();
     let folders = state.mail.folders(&credentials).await?;
-    let listing = state
-        .mail
-        .mailbox_page(&credentials, &raw_name, request, sort)
-        .await?;
+    let listing = match &search {
+        Ok(None) => {
+            state
+                .mail
+                .mailbox_page(&credentials, &raw_name, request, sort)
+                .await?
+        }
+        Ok(Some(wanted)) => {
+            state
+                .mail
+                .search_page(&credentials, &raw_name, wanted, request, sort)
+                .await?
+        }
+        Err(_)
+            if folders
+                .iter()
+                .any(|f| f.raw_name == raw_name && f.selectable) =>
+        {
+            nothing_listed(&raw_name, sort)
+        }
+        Err(_) => return Err(AppError::MailboxNotFound),
+    };
     bump(&state.metrics.page_views);
 
     let role = folders
@@ -111,21 +140,51 @@ pub async fn show_mailbox(
         || mailfront_imap::decode_mailbox_name(&raw_name),
         |f| f.full_label.clone(),
     );
+    let clear_url = paths::mailbox_page(&raw_name, 1, &sort.token());
+    let (search_box, status, title) = match &search {
+        Ok(None) => (SearchBox::idle(clear_url), StatusCode::OK, label.clone()),
+        Ok(Some(wanted)) => (
+            SearchBox::results(wanted, listing.total, &label, clear_url),
+            StatusCode::OK,
+            format!("Search in {label}"),
+        ),
+        Err(problem) => (
+            SearchBox::refused(&query.search, problem, clear_url),
+            StatusCode::BAD_REQUEST,
+            format!("Search in {label}"),
+        ),
+    };
     let layout = Layout::new(
-        label.clone(),
+        title,
         &signed_in.record.user,
         signed_in.csrf_token(),
         &folders,
         Some(&raw_name),
     );
     let actions = ActionBar::new(list_actions_url(&raw_name), &folders, &raw_name);
-    let mut view = build_view(&state, layout, label, &listing, role, actions);
+    let searched = search.as_ref().ok().and_then(Option::as_ref);
+    let mut view = build_view(&state, layout, label, &listing, role, actions, searched);
+    view.search = search_box;
     view.flash = signed_in.record.flash.take();
     let sort_changed = asked.is_some_and(|order| remember_sort(&mut signed_in, &raw_name, order));
     if view.flash.is_some() || sort_changed {
         signed_in.save().await?;
     }
-    Ok(html(axum::http::StatusCode::OK, view.render()))
+    Ok(html(status, view.render()))
+}
+
+/// The empty list shown beside a search that could not be run.
+fn nothing_listed(raw_name: &str, sort: SortOrder) -> MailboxPage {
+    MailboxPage {
+        raw_name: raw_name.to_owned(),
+        uidvalidity: 0,
+        total: 0,
+        page: 1,
+        start: 0,
+        page_count: 1,
+        sort,
+        rows: Vec::new(),
+    }
 }
 
 /// Folders whose chosen order a session remembers at most; past that, the
@@ -185,7 +244,9 @@ fn build_view(
     listing: &MailboxPage,
     role: Option<FolderRole>,
     actions: ActionBar,
+    search: Option<&SearchQuery>,
 ) -> MailboxView {
+    let kept = link_suffix(search);
     let zone = state.settings.time_zone;
     let show_recipient = matches!(role, Some(FolderRole::Sent | FolderRole::Drafts));
     let rows = listing
@@ -203,7 +264,7 @@ fn build_view(
             RowView {
                 uid: row.uid,
                 url: format!(
-                    "{}?page={}",
+                    "{}?page={}{kept}",
                     paths::message(&listing.raw_name, listing.uidvalidity, row.uid),
                     listing.page
                 ),
@@ -233,7 +294,12 @@ fn build_view(
         .collect();
 
     let sort_token = listing.sort.token();
-    let link = |page: usize| paths::mailbox_page(&listing.raw_name, page, &sort_token);
+    let link = |page: usize| {
+        format!(
+            "{}{kept}",
+            paths::mailbox_page(&listing.raw_name, page, &sort_token)
+        )
+    };
     let first_uid = listing.rows.first().map(|row| row.uid);
     let last_uid = listing.rows.last().map(|row| row.uid);
     let is_first = listing.start == 0;
@@ -278,6 +344,7 @@ fn build_view(
         actions,
         uidvalidity: listing.uidvalidity,
         sort_token,
+        search: SearchBox::idle(String::new()),
     }
 }
 
