@@ -20,6 +20,8 @@
 //!   after the last), as the list shows it, on the day written in the
 //!   header's own zone, not the reader's; a message without a Date header
 //!   is matched by its arrival day.
+//! - A search with only stray quotes or control characters asks for
+//!   nothing, and shows the whole folder.
 //! - Matching is the server's: Dovecot without a full-text index finds
 //!   substrings, ignoring case, and reads every message for body searches.
 
@@ -329,6 +331,41 @@ mod tests {
         assert_eq!(split_terms(r#""" "  ""#), Vec::<String>::new());
         assert_eq!(split_terms("a\r\nA1 LOGOUT\0x"), ["a", "A1", "LOGOUT", "x"]);
         assert_eq!(split_terms("Grüße {5}"), ["Grüße", "{5}"]);
+    }
+
+    #[test]
+    fn any_text_gives_tidy_terms_and_never_panics() {
+        let pieces = [
+            "\"", " ", "\r\n", "\0", "\t", "x", "Grüße", "{5}", "\\", ")", "(", "*", "é",
+            "\u{202e}", "\u{7f}", "  ", "a b",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..5_000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 12) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            seed = seed.wrapping_add(0x2545_f491);
+
+            let input = SearchInput {
+                text: Some(&text),
+                ..SearchInput::default()
+            };
+            let Ok(found) = SearchQuery::from_input(&input) else {
+                continue;
+            };
+            for term in found.iter().flat_map(|q| q.terms()) {
+                assert!(!term.is_empty(), "{text:?}");
+                assert_eq!(term.trim(), term, "{text:?}");
+                assert!(!term.chars().any(char::is_control), "{text:?}");
+            }
+            if let Some(query) = found {
+                assert_ne!(query.criteria(), SearchCriteria::All, "{text:?}");
+            }
+        }
     }
 
     #[test]

@@ -18,6 +18,10 @@
 //! mailfront itself changes messages or flags.
 //!
 //! # Limitations
+//! - A first search in a folder that is not cached yet loads the folder's
+//!   state first, as its first view would (the whole UID list sorted in the
+//!   asked order, or every message's sort keys without SORT), so that rows
+//!   and their validation are shared with the folder.
 //! - Without CONDSTORE, flag changes leave no marker, so searches for unread
 //!   or flagged messages are run again at every view and never cached.
 //! - A message that arrives between the validation and the search is left
