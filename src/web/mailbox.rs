@@ -16,11 +16,11 @@ use serde::Deserialize;
 
 use super::actions::{list_actions_url, ActionBar};
 use super::error::html;
-use super::search::{link_suffix, SearchBox, SearchParams};
+use super::search::{SearchBox, SearchParams};
 use super::signed_in::SignedIn;
 use super::views::Layout;
 use super::{format, paths, AppError, AppState};
-use crate::mail::{FolderRole, MailboxPage, PageRequest, SearchQuery, SortOrder};
+use crate::mail::{FolderRole, MailboxPage, PageRequest, SortOrder};
 use crate::metrics::bump;
 
 #[derive(Template)]
@@ -162,9 +162,7 @@ pub async fn show_mailbox(
         Some(&raw_name),
     );
     let actions = ActionBar::new(list_actions_url(&raw_name), &folders, &raw_name);
-    let searched = search.as_ref().ok().and_then(Option::as_ref);
-    let mut view = build_view(&state, layout, label, &listing, role, actions, searched);
-    view.search = search_box;
+    let mut view = build_view(&state, layout, label, &listing, role, actions, search_box);
     view.flash = signed_in.record.flash.take();
     let sort_changed = asked.is_some_and(|order| remember_sort(&mut signed_in, &raw_name, order));
     if view.flash.is_some() || sort_changed {
@@ -244,9 +242,9 @@ fn build_view(
     listing: &MailboxPage,
     role: Option<FolderRole>,
     actions: ActionBar,
-    search: Option<&SearchQuery>,
+    search: SearchBox,
 ) -> MailboxView {
-    let kept = link_suffix(search);
+    let kept = search.link_suffix();
     let zone = state.settings.time_zone;
     let show_recipient = matches!(role, Some(FolderRole::Sent | FolderRole::Drafts));
     let rows = listing
@@ -344,7 +342,7 @@ fn build_view(
         actions,
         uidvalidity: listing.uidvalidity,
         sort_token,
-        search: SearchBox::idle(String::new()),
+        search,
     }
 }
 

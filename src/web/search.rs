@@ -105,7 +105,11 @@ pub fn fields_of(query: Option<&SearchQuery>) -> Vec<HiddenField> {
 /// The search as `&name=value` pairs, to append to a URL that has a query
 /// string already; empty without a search.
 pub fn link_suffix(query: Option<&SearchQuery>) -> String {
-    fields_of(query)
+    suffix_of(&fields_of(query))
+}
+
+fn suffix_of(fields: &[HiddenField]) -> String {
+    fields
         .iter()
         .map(|field| format!("&{}={}", field.name, encode_query(&field.value)))
         .collect()
@@ -209,6 +213,14 @@ impl SearchBox {
             problem: Some(problem_text(problem)),
             hidden: Vec::new(),
         }
+    }
+}
+
+impl SearchBox {
+    /// The search of the results shown, as [`link_suffix`] writes it;
+    /// empty without results.
+    pub fn link_suffix(&self) -> String {
+        suffix_of(&self.hidden)
     }
 }
 
