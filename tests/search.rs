@@ -446,6 +446,30 @@ async fn the_message_view_and_actions_return_to_the_results() {
     let neighbour = browser.get(&next).await;
     assert_eq!(neighbour.texts("h1.subject"), ["match 04"]);
 
+    // A message opened from unread results is read by then; deleting it
+    // still moves on to the next unread match.
+    let unread = search(
+        &browser,
+        &[("q", "match"), ("in", "subject"), ("unread", "1")],
+    )
+    .await;
+    assert_eq!(subjects(&unread)[..3], matches([25, 24, 23].into_iter()));
+    let link = unread.attrs("td.subject a", "href")[1].clone();
+    let opened = browser.get(&link).await;
+    assert_eq!(opened.texts("h1.subject"), ["match 24"]);
+    let action_url = opened.attrs("form.message-actions", "action")[0].clone();
+    let mut pairs = form(&opened, "delete");
+    pairs.extend(opened.field("unread").map(|v| ("unread".to_owned(), v)));
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let deleted = browser.post(&action_url, &pairs).await;
+    let next = deleted.location.clone().expect("a redirect");
+    assert!(next.contains("unread=1"), "{next}");
+    let neighbour = browser.get(&next).await;
+    assert_eq!(neighbour.texts("h1.subject"), ["match 23"]);
+
     // Acting on rows of the results goes back to the same results.
     let list = search(
         &browser,
@@ -482,11 +506,12 @@ async fn the_message_view_and_actions_return_to_the_results() {
     assert_eq!(after.texts(".flash"), ["1 message marked as read."]);
     assert_eq!(
         subjects(&after)[0],
-        "match 24",
+        "match 22",
         "the read one left the unread results"
     );
-    // 25 matches, one moved to the Trash, two read (one opened, one marked).
-    assert_eq!(summary(&after), "22 messages match “match” in Inbox.");
+    // 25 matches: two moved to the Trash (05, 24), three read (04 and 23
+    // opened, 25 marked).
+    assert_eq!(summary(&after), "20 messages match “match” in Inbox.");
     node.stop().await;
 }
 

@@ -24,6 +24,9 @@
 //!   page then served by another pooled connection fetches the UID list and
 //!   the rows of its window again, once.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use mailfront_imap::{Connection, FlagOp, ImapError};
 
 use super::sync::lock;
@@ -216,8 +219,19 @@ impl MailService {
         }
         let list = match search {
             Some(query) => {
-                self.search_results(&mut connection, account, raw_name, &state, query, order)
-                    .await?
+                let matches = self
+                    .search_results(&mut connection, account, raw_name, &state, query, order)
+                    .await?;
+                if matches.contains(&uid) {
+                    matches
+                } else {
+                    // The message may match no more (opening it marked it
+                    // read): it stands where the folder's order puts it.
+                    let (folder, _) = self
+                        .sorted_list(&mut connection, account, raw_name, &state, order)
+                        .await?;
+                    Arc::new(place_among(&folder, &matches, uid))
+                }
             }
             None => {
                 self.sorted_list(&mut connection, account, raw_name, &state, order)
@@ -332,6 +346,17 @@ impl MailService {
     }
 }
 
+/// The matches of a search, and `uid` among them, in the folder's order
+/// (`folder`), which is the order of the matches too.
+fn place_among(folder: &[u32], matches: &[u32], uid: u32) -> Vec<u32> {
+    let matched: HashSet<u32> = matches.iter().copied().collect();
+    folder
+        .iter()
+        .copied()
+        .filter(|u| *u == uid || matched.contains(u))
+        .collect()
+}
+
 fn outcome(selection: &Selection, present: &[u32]) -> ActionOutcome {
     let mut asked = selection.uids.clone();
     asked.sort_unstable();
@@ -345,6 +370,14 @@ fn outcome(selection: &Selection, present: &[u32]) -> ActionOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_that_left_the_matches_keeps_its_place_among_them() {
+        let folder = [9, 8, 7, 6, 5, 4];
+        assert_eq!(place_among(&folder, &[8, 6, 4], 7), vec![8, 7, 6, 4]);
+        assert_eq!(place_among(&folder, &[8, 6], 9), vec![9, 8, 6]);
+        assert_eq!(place_among(&folder, &[], 5), vec![5]);
+    }
 
     #[test]
     fn repeated_uids_count_once() {
