@@ -749,3 +749,92 @@ async fn a_server_without_sort_searches_and_sorts_here() {
     assert!(metric(&browser, SEARCHES).await >= 6);
     node.stop().await;
 }
+
+#[tokio::test]
+async fn removing_for_good_from_results_in_the_trash_returns_to_them() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("search-trash");
+    let mut client = dovecot.client(&user, &password);
+    for n in 1..=3 {
+        let raw = message(
+            &format!("old note {n}"),
+            "Ann <ann@example.org>",
+            "reader@example.org",
+            "Fri, 01 Mar 2024 10:00:00 +0000",
+            "bye",
+        );
+        client.append("Trash", "()", None, &raw);
+    }
+    client.append(
+        "Trash",
+        "()",
+        None,
+        &message(
+            "keep",
+            "x@example.org",
+            "y@example.org",
+            "Fri, 01 Mar 2024",
+            "x",
+        ),
+    );
+    client.logout();
+    let node = node_for(dovecot, "search-trash").await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    let results = browser.get("/mail/Trash?q=note&in=subject").await;
+    assert_eq!(results.status, 200, "{}", results.text());
+    assert_eq!(subjects(&results).len(), 3);
+    let uid = results.attrs("td.pick input[name=uid]", "value")[0].clone();
+    let mut pairs: Vec<(&str, String)> = vec![("action", "delete".to_owned()), ("uid", uid)];
+    for name in [
+        "csrf",
+        "form_token",
+        "uidvalidity",
+        "page",
+        "sort",
+        "q",
+        "in",
+    ] {
+        pairs.push((name, results.field(name).expect("list form field")));
+    }
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let confirm = browser.post("/mail/Trash/actions", &pairs).await;
+    assert_eq!(confirm.status, 200, "{}", confirm.text());
+    let cancel = confirm.attrs("form.confirm a", "href");
+    assert_eq!(
+        cancel,
+        ["/mail/Trash?page=1&sort=arrival-desc&q=note&in=subject"]
+    );
+
+    let mut pairs: Vec<(String, String)> = vec![("action".to_owned(), "destroy".to_owned())];
+    for name in [
+        "csrf",
+        "form_token",
+        "uidvalidity",
+        "page",
+        "sort",
+        "q",
+        "in",
+        "uid",
+    ] {
+        let value = confirm.field(name).expect("confirm form field");
+        pairs.push((name.to_owned(), value));
+    }
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let done = browser.post("/mail/Trash/actions", &pairs).await;
+    assert_eq!(done.status, 303);
+    let back = done.location.clone().expect("a redirect");
+    assert_eq!(
+        back,
+        "/mail/Trash?page=1&sort=arrival-desc&q=note&in=subject"
+    );
+    let after = browser.get(&back).await;
+    assert_eq!(after.texts(".flash"), ["1 message deleted for good."]);
+    assert_eq!(summary(&after), "2 messages match “note” in Trash.");
+    node.stop().await;
+}
