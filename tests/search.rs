@@ -3,12 +3,15 @@
 //! paging and sorting the matches, the pages for no match and for a search
 //! that cannot be run, hostile search text, a server without SORT, and
 //! results that follow changes made elsewhere. All against a real Dovecot
-//! with known mail appended over IMAP.
+//! with known mail appended over IMAP, but for a search the server refuses,
+//! which the scripted fake server plays.
 
 mod app;
+mod fake_imap;
 mod support;
 
 use app::{settings_for, Browser, Node, Page};
+use fake_imap::{FakeImap, FakeMailbox, Rule, Script};
 use support::Dovecot;
 
 /// A short plain message.
@@ -837,4 +840,56 @@ async fn removing_for_good_from_results_in_the_trash_returns_to_them() {
     assert_eq!(after.texts(".flash"), ["1 message deleted for good."]);
     assert_eq!(summary(&after), "2 messages match “note” in Trash.");
     node.stop().await;
+}
+
+#[tokio::test]
+async fn a_search_the_server_refuses_gets_a_page_and_the_folder_stays_usable() {
+    let raw = message(
+        "lunch",
+        "ann@example.org",
+        "bob@example.org",
+        "Fri, 01 Mar 2024 10:00:00 +0000",
+        "hi",
+    );
+    let inbox = FakeMailbox::new("INBOX", 9).with_message(1, &raw);
+    let refuse = Rule::on("UID SORT (ARRIVAL) UTF-8 SUBJECT")
+        .reply(&["TAG NO [BADCHARSET (US-ASCII)] Refused: Grüße"]);
+    let script = Script::new("ann", "secret").mailbox(inbox).rule(refuse);
+    let fake = FakeImap::start(script).await;
+    let mut layer = settings_for_fake(&fake);
+    layer.data_dir = Some(app::scratch_dir("search-refused"));
+    let node = Node::start(layer).await;
+    let browser = Browser::signed_in(&node.base, "ann", "secret").await;
+
+    let refused = browser
+        .get(&search_url(&[("q", "Grüße"), ("in", "subject")]))
+        .await;
+    assert_eq!(refused.status, 502, "{}", refused.text());
+    assert_eq!(
+        refused.texts(".search-problem"),
+        [
+            "The mail server could not run this search. Try other or fewer words; some servers \
+          search only plain ASCII text."
+        ]
+    );
+    assert!(
+        !refused.text().contains("Refused:"),
+        "no server text is echoed"
+    );
+    assert_eq!(refused.field("q").as_deref(), Some("Grüße"));
+
+    let folder = browser.get("/mail/INBOX").await;
+    assert_eq!(folder.status, 200);
+    assert_eq!(subjects(&folder), ["lunch"]);
+    assert_eq!(fake.connections(), 1, "the refusal kept the connection");
+    node.stop().await;
+}
+
+/// Settings for a node in front of the fake server.
+fn settings_for_fake(fake: &FakeImap) -> mailfront::config::SettingsLayer {
+    mailfront::config::SettingsLayer {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        imap_server: Some(fake.url()),
+        ..mailfront::config::SettingsLayer::default()
+    }
 }

@@ -55,6 +55,8 @@ pub enum MailError {
     MessageGone,
     #[error("message is larger than this server shows ({limit} bytes)")]
     MessageTooLarge { limit: usize },
+    #[error("mail server refused a search; try other words")]
+    SearchRefused,
     #[error("mail server failed a command")]
     Imap(#[source] ImapError),
 }

@@ -17,6 +17,9 @@
 //! search run again. The state also forgets its results at once when
 //! mailfront itself changes messages or flags.
 //!
+//! A search the server refuses (NO or BAD) is [`MailError::SearchRefused`],
+//! which the folder page words as such; the connection stays in the pool.
+//!
 //! # Limitations
 //! - A first search in a folder that is not cached yet loads the folder's
 //!   state first, as its first view would (the whole UID list sorted in the
@@ -31,7 +34,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use mailfront_imap::Connection;
+use mailfront_imap::{Connection, ImapError};
 
 use super::query::SearchQuery;
 use super::sync::lock;
@@ -113,7 +116,8 @@ impl MailService {
             bump(&self.metrics.commands.sort);
             let mut uids = connection
                 .uid_sort(&super::sort_keys(order), &criteria)
-                .await?;
+                .await
+                .map_err(search_refusal)?;
             if order.descending {
                 uids.reverse();
             }
@@ -122,7 +126,8 @@ impl MailService {
             bump(&self.metrics.commands.search);
             let found: HashSet<u32> = connection
                 .uid_search(&criteria)
-                .await?
+                .await
+                .map_err(search_refusal)?
                 .into_iter()
                 .collect();
             let (list, _) = self
@@ -154,5 +159,19 @@ impl MailService {
             "search run on the server"
         );
         Ok(matches)
+    }
+}
+
+/// What a refused SEARCH or SORT means for the user: a search the server
+/// will not run (NO or BAD, say for a charset it lacks), on a connection
+/// that is still in step. Only the command and the response code are
+/// logged: the server's text may repeat the search.
+fn search_refusal(error: ImapError) -> MailError {
+    match error {
+        ImapError::CommandFailed { command, code, .. } => {
+            tracing::debug!(command, ?code, "search refused by the server");
+            MailError::SearchRefused
+        }
+        other => other.into(),
     }
 }

@@ -17,6 +17,13 @@ use crate::mail::MailError;
 use crate::pool::PoolError;
 use crate::session::StoreError;
 
+/// What the user is told when the mail server refuses a search.
+pub const SEARCH_REFUSED: &str = "The mail server could not run this search.";
+
+/// What to try then.
+pub const SEARCH_REFUSED_HINT: &str =
+    "Try other or fewer words; some servers search only plain ASCII text.";
+
 /// The logged cause of an internal error; set on the response, read by the
 /// request span middleware.
 #[derive(Clone, Debug)]
@@ -54,6 +61,8 @@ pub enum AppError {
     MessageTooLarge,
     #[error("request too large")]
     TooLarge(&'static str),
+    #[error("search refused by the mail server")]
+    SearchRefused,
     #[error("mail server unreachable")]
     MailServerUnreachable(String),
     #[error("mail server busy")]
@@ -72,6 +81,7 @@ impl From<MailError> for AppError {
             MailError::MailboxNotFound => AppError::MailboxNotFound,
             MailError::MessageGone => AppError::MessageGone,
             MailError::MessageTooLarge { .. } => AppError::MessageTooLarge,
+            MailError::SearchRefused => AppError::SearchRefused,
             MailError::Pool(pool) => pool.into(),
             MailError::Imap(imap) => {
                 if imap.is_connection_lost() {
@@ -207,6 +217,14 @@ impl IntoResponse for AppError {
                 "Message too large",
                 "This message is larger than this webmail shows.",
                 "Open it in a desktop mail program.",
+                inbox,
+                None,
+            ),
+            AppError::SearchRefused => (
+                StatusCode::BAD_GATEWAY,
+                "Search not possible",
+                SEARCH_REFUSED,
+                SEARCH_REFUSED_HINT,
                 inbox,
                 None,
             ),

@@ -15,12 +15,12 @@ use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
 use super::actions::{list_actions_url, ActionBar};
-use super::error::html;
-use super::search::{SearchBox, SearchParams};
+use super::error::{html, SEARCH_REFUSED, SEARCH_REFUSED_HINT};
+use super::search::{problem_text, SearchBox, SearchParams};
 use super::signed_in::SignedIn;
 use super::views::Layout;
 use super::{format, paths, AppError, AppState};
-use crate::mail::{FolderRole, MailboxPage, PageRequest, SortOrder};
+use crate::mail::{FolderRole, MailError, MailboxPage, PageRequest, SortOrder};
 use crate::metrics::bump;
 
 #[derive(Template)]
@@ -108,6 +108,11 @@ pub async fn show_mailbox(
 
     let credentials = signed_in.credentials.clone();
     let folders = state.mail.folders(&credentials).await?;
+    // Why a search was not run, and the status that goes with it.
+    let mut refusal = search
+        .as_ref()
+        .err()
+        .map(|problem| (problem_text(problem), StatusCode::BAD_REQUEST));
     let listing = match &search {
         Ok(None) => {
             state
@@ -116,10 +121,18 @@ pub async fn show_mailbox(
                 .await?
         }
         Ok(Some(wanted)) => {
-            state
+            let found = state
                 .mail
                 .search_page(&credentials, &raw_name, wanted, request, sort)
-                .await?
+                .await;
+            match found {
+                Err(MailError::SearchRefused) => {
+                    let text = format!("{SEARCH_REFUSED} {SEARCH_REFUSED_HINT}");
+                    refusal = Some((text, StatusCode::BAD_GATEWAY));
+                    nothing_listed(&raw_name, sort)
+                }
+                other => other?,
+            }
         }
         Err(_)
             if folders
@@ -141,18 +154,18 @@ pub async fn show_mailbox(
         |f| f.full_label.clone(),
     );
     let clear_url = paths::mailbox_page(&raw_name, 1, &sort.token());
-    let (search_box, status, title) = match &search {
-        Ok(None) => (SearchBox::idle(clear_url), StatusCode::OK, label.clone()),
-        Ok(Some(wanted)) => (
+    let (search_box, status, title) = match (&search, refusal) {
+        (_, Some((problem, status))) => (
+            SearchBox::refused(&query.search, problem, clear_url),
+            status,
+            format!("Search in {label}"),
+        ),
+        (Ok(Some(wanted)), None) => (
             SearchBox::results(wanted, listing.total, &label, clear_url),
             StatusCode::OK,
             format!("Search in {label}"),
         ),
-        Err(problem) => (
-            SearchBox::refused(&query.search, problem, clear_url),
-            StatusCode::BAD_REQUEST,
-            format!("Search in {label}"),
-        ),
+        _ => (SearchBox::idle(clear_url), StatusCode::OK, label.clone()),
     };
     let layout = Layout::new(
         title,

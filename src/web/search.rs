@@ -191,8 +191,9 @@ impl SearchBox {
         }
     }
 
-    /// The box holding what was sent, with the reason it was not searched.
-    pub fn refused(params: &SearchParams, problem: &QueryProblem, clear_url: String) -> SearchBox {
+    /// The box holding what was sent, with the reason it was not searched
+    /// (see [`problem_text`]).
+    pub fn refused(params: &SearchParams, problem: String, clear_url: String) -> SearchBox {
         let field = params
             .field
             .as_deref()
@@ -210,7 +211,7 @@ impl SearchBox {
             clear_url,
             summary: None,
             conditions: None,
-            problem: Some(problem_text(problem)),
+            problem: Some(problem),
             hidden: Vec::new(),
         }
     }
