@@ -1,11 +1,14 @@
 //! What is known about one mailbox of one user: its validity markers, every
-//! UID, the sorted UID lists of the orders in use, and list rows by UID.
+//! UID, the sorted UID lists of the orders in use, list rows by UID, and the
+//! matches of recent searches.
 //!
 //! This module only keeps and changes that knowledge; it never talks to the
 //! server. Callers feed it what the server said (a STATUS, untagged events,
 //! a fresh UID list, fetched rows) and ask it whether it still matches.
-//! Invariant: `uids` is ascending, and every sorted list, every row and every
-//! entry of the sort key table names only UIDs in `uids`. Outside an update
+//! Invariant: `uids` is ascending, and every sorted list, every search
+//! result, every row and every entry of the sort key table names only UIDs
+//! in `uids`. Search results are forgotten at any change of the messages or
+//! their flags that the state learns of. Outside an update
 //! by the mail service, a mailbox with a sort key table has keys for every
 //! UID.
 
@@ -14,7 +17,7 @@ use std::sync::Arc;
 
 use mailfront_imap::{MailboxEvent, MailboxStatus};
 
-use super::SortKeyTable;
+use super::{Markers, SearchResults, SortKeyTable};
 use crate::mail::{MessageRow, SortField, SortOrder};
 
 /// Cached knowledge of one mailbox, valid for one UIDVALIDITY.
@@ -36,6 +39,8 @@ pub struct MailboxState {
     /// The sort keys of every message, when mailfront sorts this mailbox
     /// itself because the server has no SORT; `None` when the server sorts.
     pub sort_keys: Option<SortKeyTable>,
+    /// Matches of recent searches, each valid for the markers it names.
+    pub searches: SearchResults,
 }
 
 /// What applying the server's news requires next.
@@ -63,6 +68,16 @@ impl MailboxState {
             sorted: HashMap::new(),
             rows: HashMap::new(),
             sort_keys: None,
+            searches: SearchResults::default(),
+        }
+    }
+
+    /// The markers a search result found now would be kept under.
+    pub fn markers(&self) -> Markers {
+        Markers {
+            uidnext: self.uidnext,
+            highestmodseq: self.highestmodseq,
+            messages: self.uids.len(),
         }
     }
 
@@ -83,9 +98,11 @@ impl MailboxState {
                     if let Some(row) = self.rows.get_mut(uid) {
                         row.set_flags(flags);
                     }
+                    self.searches.clear();
                 }
                 MailboxEvent::FlagsChanged { uid: None, .. } => {
                     self.rows.clear();
+                    self.searches.clear();
                 }
                 MailboxEvent::Expunged { .. } | MailboxEvent::EventsDropped => {
                     freshness = worse(freshness, Freshness::Resync);
@@ -147,6 +164,7 @@ impl MailboxState {
         }
         let gone: std::collections::HashSet<u32> = gone.iter().copied().collect();
         self.uids.retain(|uid| !gone.contains(uid));
+        self.searches.clear();
         for list in self.sorted.values_mut() {
             if list.iter().any(|uid| gone.contains(uid)) {
                 *list = Arc::new(
@@ -191,6 +209,7 @@ impl MailboxState {
         if new_rows.is_empty() {
             return;
         }
+        self.searches.clear();
         let mut new_uids: Vec<u32> = new_rows.iter().map(|r| r.uid).collect();
         new_uids.sort_unstable();
         self.uids.extend(new_uids.iter().copied());
@@ -269,7 +288,8 @@ impl MailboxState {
         let lists: usize = self.sorted.values().map(|l| l.len() * 4).sum();
         let rows = self.rows.len() * 320;
         let keys = self.sort_keys.as_ref().map_or(0, SortKeyTable::weight);
-        let total = 256 + self.uids.len() * 4 + lists + rows + keys;
+        let searches = self.searches.weight();
+        let total = 256 + self.uids.len() * 4 + lists + rows + keys + searches;
         u32::try_from(total).unwrap_or(u32::MAX)
     }
 }

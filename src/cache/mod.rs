@@ -1,6 +1,7 @@
 //! The node's cache of what IMAP servers already said, per user: folder
-//! lists, mailbox states (UID lists, sorted lists, list rows, and the sort
-//! keys of mailboxes on servers without SORT) and message bodies.
+//! lists, mailbox states (UID lists, sorted lists, list rows, the sort keys
+//! of mailboxes on servers without SORT, and the results of recent
+//! searches) and message bodies.
 //!
 //! It only stores; whether an entry may be served is decided by the mail
 //! service, which validates a mailbox state against the server before every
@@ -17,6 +18,7 @@
 //! (new rows of one page view) is counted at the next store.
 
 mod mailbox;
+mod search;
 mod sort_keys;
 
 use std::sync::{Arc, Mutex};
@@ -26,6 +28,7 @@ use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
 
 pub use mailbox::{Freshness, MailboxState};
+pub use search::{Markers, SearchResults};
 pub use sort_keys::{MessageKeys, SortKeyTable};
 
 use crate::mail::Folder;

@@ -24,10 +24,13 @@
 //!   page then served by another pooled connection fetches the UID list and
 //!   the rows of its window again, once.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use mailfront_imap::{Connection, FlagOp, ImapError};
 
 use super::sync::lock;
-use super::{Folder, FolderRole, MailError, MailService, SortOrder};
+use super::{Folder, FolderRole, MailError, MailService, SearchQuery, SortOrder};
 use crate::cache::SharedMailbox;
 use crate::metrics::bump;
 use crate::pool::Credentials;
@@ -105,6 +108,7 @@ impl MailService {
 
         {
             let mut known = lock(&state);
+            known.searches.clear();
             for uid in &present {
                 if let Some(row) = known.rows.get_mut(uid) {
                     let mut flags = row.flags.clone();
@@ -193,7 +197,8 @@ impl MailService {
         Ok(outcome)
     }
 
-    /// The message to show once `uid` has left the list in `order`: the
+    /// The message to show once `uid` has left the list in `order` (the
+    /// matches of `search`, when the message was opened from a search): the
     /// next one, else the previous one, else none.
     pub async fn neighbour(
         &self,
@@ -201,6 +206,7 @@ impl MailService {
         selection: &Selection,
         uid: u32,
         order: SortOrder,
+        search: Option<&SearchQuery>,
     ) -> Result<Option<Neighbour>, MailError> {
         let account = credentials.user.as_str();
         let raw_name = selection.raw_name.as_str();
@@ -211,9 +217,28 @@ impl MailService {
         if lock(&state).uidvalidity != selection.uidvalidity {
             return Ok(None);
         }
-        let (list, _) = self
-            .sorted_list(&mut connection, account, raw_name, &state, order)
-            .await?;
+        let list = match search {
+            Some(query) => {
+                let matches = self
+                    .search_results(&mut connection, account, raw_name, &state, query, order)
+                    .await?;
+                if matches.contains(&uid) {
+                    matches
+                } else {
+                    // The message may match no more (opening it marked it
+                    // read): it stands where the folder's order puts it.
+                    let (folder, _) = self
+                        .sorted_list(&mut connection, account, raw_name, &state, order)
+                        .await?;
+                    Arc::new(place_among(&folder, &matches, uid))
+                }
+            }
+            None => {
+                self.sorted_list(&mut connection, account, raw_name, &state, order)
+                    .await?
+                    .0
+            }
+        };
         self.absorb_events(&mut connection, account);
 
         let Some(position) = list.iter().position(|u| *u == uid) else {
@@ -321,6 +346,17 @@ impl MailService {
     }
 }
 
+/// The matches of a search, and `uid` among them, in the folder's order
+/// (`folder`), which is the order of the matches too.
+fn place_among(folder: &[u32], matches: &[u32], uid: u32) -> Vec<u32> {
+    let matched: HashSet<u32> = matches.iter().copied().collect();
+    folder
+        .iter()
+        .copied()
+        .filter(|u| *u == uid || matched.contains(u))
+        .collect()
+}
+
 fn outcome(selection: &Selection, present: &[u32]) -> ActionOutcome {
     let mut asked = selection.uids.clone();
     asked.sort_unstable();
@@ -334,6 +370,14 @@ fn outcome(selection: &Selection, present: &[u32]) -> ActionOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_that_left_the_matches_keeps_its_place_among_them() {
+        let folder = [9, 8, 7, 6, 5, 4];
+        assert_eq!(place_among(&folder, &[8, 6, 4], 7), vec![8, 7, 6, 4]);
+        assert_eq!(place_among(&folder, &[8, 6], 9), vec![9, 8, 6]);
+        assert_eq!(place_among(&folder, &[], 5), vec![5]);
+    }
 
     #[test]
     fn repeated_uids_count_once() {

@@ -11,8 +11,9 @@ use mailfront_mime::{decode_header, parse_date};
 
 use super::sync::lock;
 use super::{retry_read_once, MailError, MailService};
+use crate::cache::SharedMailbox;
 use crate::metrics::bump;
-use crate::pool::Credentials;
+use crate::pool::{Credentials, PooledConnection};
 
 /// What a folder is sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,7 +126,7 @@ pub struct MessageRow {
 pub struct MailboxPage {
     pub raw_name: String,
     pub uidvalidity: u32,
-    /// Messages in the mailbox.
+    /// Messages in the list: the mailbox, or the matches of a search.
     pub total: usize,
     /// The page shown, from 1; out-of-range requests are clamped.
     pub page: usize,
@@ -183,15 +184,42 @@ impl MailService {
         let (list, sort) = self
             .sorted_list(&mut connection, account, raw_name, &state, sort)
             .await?;
+        self.page_of_list(
+            connection,
+            credentials,
+            raw_name,
+            &state,
+            &list,
+            request,
+            sort,
+        )
+        .await
+    }
 
+    /// The page of `list` (UIDs of the validated `state`, in `sort` order)
+    /// that `request` asks for, with the rows the cache lacks fetched on
+    /// `connection`, which is given back before the rows of the next page
+    /// are prefetched.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn page_of_list(
+        &self,
+        mut connection: PooledConnection,
+        credentials: &Credentials,
+        raw_name: &str,
+        state: &SharedMailbox,
+        list: &[u32],
+        request: PageRequest,
+        sort: SortOrder,
+    ) -> Result<MailboxPage, MailError> {
+        let account = credentials.user.as_str();
         let total = list.len();
         let page_size = self.page_size;
         let page_count = total.div_ceil(page_size).max(1);
-        let start = window_start(&list, request, page_size, page_count);
+        let start = window_start(list, request, page_size, page_count);
         let window: Vec<u32> = list.iter().skip(start).take(page_size).copied().collect();
 
         let missing: Vec<u32> = {
-            let known = lock(&state);
+            let known = lock(state);
             window
                 .iter()
                 .copied()
@@ -203,7 +231,7 @@ impl MailService {
                 .await?;
             bump(&self.metrics.commands.fetch);
             let fetched = connection.fetch_summaries(&missing).await?;
-            let mut known = lock(&state);
+            let mut known = lock(state);
             for summary in &fetched {
                 known.rows.insert(summary.uid, row_from_summary(summary));
             }
@@ -216,17 +244,17 @@ impl MailService {
             .take(page_size)
             .copied()
             .collect();
-        self.prefetch_rows(credentials, raw_name, &state, next_window);
+        self.prefetch_rows(credentials, raw_name, state, next_window);
 
         let (rows, uidvalidity, unseen) = {
-            let known = lock(&state);
+            let known = lock(state);
             let rows = window
                 .iter()
                 .filter_map(|uid| known.rows.get(uid).cloned())
                 .collect();
             (rows, known.uidvalidity, known.unseen)
         };
-        self.cache.store_mailbox(account, raw_name, state);
+        self.cache.store_mailbox(account, raw_name, state.clone());
         Ok(MailboxPage {
             raw_name: raw_name.to_owned(),
             uidvalidity,

@@ -1,7 +1,7 @@
 //! The mail service: what each page needs from the IMAP server, asked for
 //! through the pool.
 //!
-//! It knows folders, windows of a mailbox and messages; it knows nothing of
+//! It knows folders, windows of a mailbox, searches and messages; it knows nothing of
 //! HTTP, cookies or HTML. Every operation borrows one pooled connection for
 //! its whole duration and gives it back before returning. A read-only
 //! operation whose connection died under it (EOF, BYE, timeout) is retried
@@ -12,6 +12,8 @@ mod client_sort;
 mod folders;
 mod listing;
 mod message;
+mod query;
+mod search;
 mod sync;
 
 use std::sync::Arc;
@@ -25,6 +27,10 @@ pub use actions::{ActionOutcome, FlagChange, Neighbour, Selection};
 pub use folders::{Folder, FolderRole};
 pub use listing::{MailboxPage, MessageRow, PageRequest, SortField, SortOrder};
 pub use message::OpenedMessage;
+pub use query::{
+    split_terms, DateBound, QueryProblem, SearchField, SearchInput, SearchQuery, MAX_TERMS,
+    MAX_TEXT_BYTES,
+};
 
 /// What pages ask of the mail server.
 #[derive(Clone)]
@@ -51,6 +57,8 @@ pub enum MailError {
     MessageGone,
     #[error("message is larger than this server shows ({limit} bytes)")]
     MessageTooLarge { limit: usize },
+    #[error("mail server refused a search; try other words")]
+    SearchRefused,
     #[error("mail server failed a command")]
     Imap(#[source] ImapError),
 }

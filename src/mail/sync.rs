@@ -242,6 +242,7 @@ impl MailService {
             };
             if modseq_moved {
                 known.rows.clear();
+                known.searches.clear();
             }
             known.reconcile(fresh)
         };
@@ -274,6 +275,7 @@ impl MailService {
             known.uids.sort_unstable();
             known.uids.dedup();
             known.sorted.clear();
+            known.searches.clear();
             add_keys(&mut known, keys);
             return Ok(());
         }
@@ -411,6 +413,7 @@ impl MailService {
             let added = known.reconcile(all.clone());
             if !added.is_empty() {
                 known.sorted.clear();
+                known.searches.clear();
             }
             known.uids = all;
         }

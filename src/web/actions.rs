@@ -6,7 +6,8 @@
 //! the "form expired" page; a form token already applied (a double submit)
 //! changes nothing either and answers with the same redirect as the first
 //! submit. After a change the browser is sent back with a 303 (to the same
-//! page and order of the list, or to the message's neighbour), and the
+//! page and order of the list, or to the message's neighbour, keeping the
+//! search the list or the message was reached from), and the
 //! session's flash says once what happened. Nothing here speaks IMAP: the
 //! mail service does the work.
 //!
@@ -32,10 +33,13 @@ use serde::Deserialize;
 use super::error::html;
 use super::mailbox::parse_page;
 use super::message::message_at;
+use super::search::{fields_of, link_suffix, HiddenField, SearchParams};
 use super::signed_in::SignedIn;
 use super::views::Layout;
 use super::{paths, AppError, AppState};
-use crate::mail::{ActionOutcome, FlagChange, Folder, FolderRole, Selection, SortOrder};
+use crate::mail::{
+    ActionOutcome, FlagChange, Folder, FolderRole, SearchQuery, Selection, SortOrder,
+};
 use crate::session::new_form_token;
 
 /// The action bar of a list or a message view.
@@ -101,6 +105,8 @@ struct ConfirmDelete {
     uids: Vec<u32>,
     page: usize,
     sort: String,
+    /// The search the list was showing, kept for the way back.
+    search_fields: Vec<HiddenField>,
     cancel_url: String,
 }
 
@@ -146,6 +152,8 @@ struct ActionForm {
     /// "Select all on this page" was ticked: `page_uids` count.
     all: bool,
     page_uids: Vec<u32>,
+    /// The search the page showed, if any.
+    search: SearchParams,
 }
 
 impl ActionForm {
@@ -163,7 +171,9 @@ impl ActionForm {
                 "uid" => form.uids.extend(value.parse::<u32>().ok()),
                 "page_uid" => form.page_uids.extend(value.parse::<u32>().ok()),
                 "all" => form.all = true,
-                _ => {}
+                _ => {
+                    form.search.take_pair(&name, value);
+                }
             }
         }
         form
@@ -200,7 +210,12 @@ pub async fn act_on_list(
         .as_deref()
         .and_then(SortOrder::from_token)
         .unwrap_or_else(|| remembered_sort(&signed_in, &raw_name));
-    let back = paths::mailbox_page(&raw_name, page, &sort.token());
+    let searched = form.search.read_or_none();
+    let back = format!(
+        "{}{}",
+        paths::mailbox_page(&raw_name, page, &sort.token()),
+        link_suffix(searched.as_ref())
+    );
     if !accept_form(&mut signed_in, &form)? {
         return Ok(see_other(&back));
     }
@@ -219,7 +234,7 @@ pub async fn act_on_list(
     let folders = state.mail.folders(&signed_in.credentials).await?;
     let in_trash = has_role(&folders, &raw_name, FolderRole::Trash);
     if action == Action::Delete && in_trash {
-        let view = confirm_view(&signed_in, &folders, &selection, page, sort);
+        let view = confirm_view(&signed_in, &folders, &selection, page, sort, searched);
         signed_in.save().await?;
         return Ok(html(StatusCode::OK, view.render()));
     }
@@ -249,9 +264,14 @@ pub async fn act_on_message(
     let form = ActionForm::read(form_pairs(pairs)?);
     let page = parse_page(form.page.as_deref()).max(1) as usize;
     let sort = remembered_sort(&signed_in, &at.mailbox);
-    let list = paths::mailbox_page(&at.mailbox, page, &sort.token());
+    let searched = form.search.read_or_none();
+    let kept = link_suffix(searched.as_ref());
+    let list = format!(
+        "{}{kept}",
+        paths::mailbox_page(&at.mailbox, page, &sort.token())
+    );
     let here = format!(
-        "{}?page={page}",
+        "{}?page={page}{kept}",
         paths::message(&at.mailbox, at.uidvalidity, at.uid)
     );
     let action = Action::parse(&form.action);
@@ -273,7 +293,7 @@ pub async fn act_on_message(
     };
     let folders = state.mail.folders(&signed_in.credentials).await?;
     if action == Action::Delete && has_role(&folders, &at.mailbox, FolderRole::Trash) {
-        let view = confirm_view(&signed_in, &folders, &selection, page, sort);
+        let view = confirm_view(&signed_in, &folders, &selection, page, sort, searched);
         signed_in.save().await?;
         return Ok(html(StatusCode::OK, view.render()));
     }
@@ -282,7 +302,7 @@ pub async fn act_on_message(
         let credentials = &signed_in.credentials;
         state
             .mail
-            .neighbour(credentials, &selection, at.uid, sort)
+            .neighbour(credentials, &selection, at.uid, sort, searched.as_ref())
             .await?
     } else {
         None
@@ -302,7 +322,7 @@ pub async fn act_on_message(
         Action::Flags(_) => here,
         _ => match neighbour {
             Some(n) => format!(
-                "{}?page={}",
+                "{}?page={}{kept}",
                 paths::message(&at.mailbox, at.uidvalidity, n.uid),
                 n.page
             ),
@@ -428,6 +448,7 @@ fn confirm_view(
     selection: &Selection,
     page: usize,
     sort: SortOrder,
+    searched: Option<SearchQuery>,
 ) -> ConfirmDelete {
     let raw_name = &selection.raw_name;
     let folder_label = folders
@@ -456,7 +477,12 @@ fn confirm_view(
         uids,
         page,
         sort: sort.token(),
-        cancel_url: paths::mailbox_page(raw_name, page, &sort.token()),
+        search_fields: fields_of(searched.as_ref()),
+        cancel_url: format!(
+            "{}{}",
+            paths::mailbox_page(raw_name, page, &sort.token()),
+            link_suffix(searched.as_ref())
+        ),
     }
 }
 

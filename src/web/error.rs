@@ -19,6 +19,13 @@ use crate::mail::MailError;
 use crate::pool::PoolError;
 use crate::session::StoreError;
 
+/// What the user is told when the mail server refuses a search.
+pub const SEARCH_REFUSED: &str = "The mail server could not run this search.";
+
+/// What to try then.
+pub const SEARCH_REFUSED_HINT: &str =
+    "Try other or fewer words; some servers search only plain ASCII text.";
+
 /// The logged cause of an internal error; set on the response, read by the
 /// request span middleware.
 #[derive(Clone, Debug)]
@@ -59,6 +66,8 @@ pub enum AppError {
     /// More request headers than a page is served for, mostly cookies.
     #[error("request headers too large")]
     HeadersTooLarge,
+    #[error("search refused by the mail server")]
+    SearchRefused,
     #[error("mail server unreachable")]
     MailServerUnreachable(String),
     #[error("mail server busy")]
@@ -82,6 +91,7 @@ impl From<MailError> for AppError {
             MailError::MailboxNotFound => AppError::MailboxNotFound,
             MailError::MessageGone => AppError::MessageGone,
             MailError::MessageTooLarge { .. } => AppError::MessageTooLarge,
+            MailError::SearchRefused => AppError::SearchRefused,
             MailError::Pool(pool) => pool.into(),
             MailError::Imap(imap) => imap_error_page(imap),
         }
@@ -240,6 +250,14 @@ impl IntoResponse for AppError {
                  usually because it holds too many cookies for it.",
                 "Delete the cookies your browser keeps for this site, then sign in again.",
                 None,
+                None,
+            ),
+            AppError::SearchRefused => (
+                StatusCode::BAD_GATEWAY,
+                "Search not possible",
+                SEARCH_REFUSED,
+                SEARCH_REFUSED_HINT,
+                inbox,
                 None,
             ),
             AppError::TooLarge(what) => (

@@ -1,19 +1,26 @@
-//! The message list of a folder: one page of rows, the pager and the sort
-//! menu. Page numbers are forgiving: a missing, malformed or out-of-range
-//! number shows the nearest page that exists, never an error.
+//! The message list of a folder: one page of rows, the pager, the sort
+//! menu and the search box. With a search in the URL the list holds the
+//! matches, paged and sorted like the folder, and every link and form of
+//! the page carries the search along (see `search`). Page numbers are
+//! forgiving: a missing, malformed or out-of-range number shows the nearest
+//! page that exists, never an error. A search that cannot be run (a date
+//! that is no day, say) shows the folder page with the search box as sent
+//! and a sentence on what to change.
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
 use super::actions::{list_actions_url, ActionBar};
-use super::error::html;
+use super::error::{html, SEARCH_REFUSED, SEARCH_REFUSED_HINT};
+use super::search::{problem_text, SearchBox, SearchParams};
 use super::signed_in::SignedIn;
 use super::views::Layout;
 use super::{format, paths, AppError, AppState};
-use crate::mail::{FolderRole, MailboxPage, PageRequest, SortOrder};
+use crate::mail::{FolderRole, MailError, MailboxPage, PageRequest, SortOrder};
 use crate::metrics::bump;
 
 #[derive(Template)]
@@ -34,6 +41,7 @@ struct MailboxView {
     actions: ActionBar,
     uidvalidity: u32,
     sort_token: String,
+    search: SearchBox,
 }
 
 struct RowView {
@@ -73,6 +81,8 @@ pub struct MailboxQuery {
     after: Option<String>,
     /// The first UID of the page the user came from ("Previous").
     before: Option<String>,
+    #[serde(flatten)]
+    search: SearchParams,
 }
 
 pub async fn go_to_inbox(_signed_in: SignedIn) -> Redirect {
@@ -94,16 +104,52 @@ pub async fn show_mailbox(
     };
     let asked = query.sort.as_deref().and_then(SortOrder::from_token);
     let sort = asked.unwrap_or_else(|| remembered_sort(&signed_in, &raw_name));
+    let search = query.search.read();
 
     let credentials = signed_in.credentials.clone();
-    let listing = state
-        .mail
-        .mailbox_page(&credentials, &raw_name, request, sort)
-        .await?;
+    // Why a search was not run, and the status that goes with it.
+    let mut refusal = search
+        .as_ref()
+        .err()
+        .map(|problem| (problem_text(problem), StatusCode::BAD_REQUEST));
+    let listing = match &search {
+        Ok(None) => {
+            state
+                .mail
+                .mailbox_page(&credentials, &raw_name, request, sort)
+                .await?
+        }
+        Ok(Some(wanted)) => {
+            let found = state
+                .mail
+                .search_page(&credentials, &raw_name, wanted, request, sort)
+                .await;
+            match found {
+                Err(MailError::SearchRefused) => {
+                    let text = format!("{SEARCH_REFUSED} {SEARCH_REFUSED_HINT}");
+                    refusal = Some((text, StatusCode::BAD_GATEWAY));
+                    nothing_listed(&raw_name, sort)
+                }
+                other => other?,
+            }
+        }
+        Err(_) => {
+            let folders = state.mail.folders(&credentials).await?;
+            let exists = folders
+                .iter()
+                .any(|f| f.raw_name == raw_name && f.selectable);
+            if !exists {
+                return Err(AppError::MailboxNotFound);
+            }
+            nothing_listed(&raw_name, sort)
+        }
+    };
     // After the page: its validation has just put this folder's counts
     // into the cached folder list.
     let mut folders = state.mail.folders(&credentials).await?;
-    if let Some(current) = folders.iter_mut().find(|f| f.raw_name == raw_name) {
+    if let (Ok(None), Some(current)) =
+        (&search, folders.iter_mut().find(|f| f.raw_name == raw_name))
+    {
         current.total = u32::try_from(listing.total).ok();
         current.unseen = listing.unseen.or(current.unseen);
     }
@@ -117,21 +163,50 @@ pub async fn show_mailbox(
         || mailfront_imap::decode_mailbox_name(&raw_name),
         |f| f.full_label.clone(),
     );
+    let clear_url = paths::mailbox_page(&raw_name, 1, &sort.token());
+    let (search_box, status, title) = match (&search, refusal) {
+        (_, Some((problem, status))) => (
+            SearchBox::refused(&query.search, problem, clear_url),
+            status,
+            format!("Search in {label}"),
+        ),
+        (Ok(Some(wanted)), None) => (
+            SearchBox::results(wanted, listing.total, &label, clear_url),
+            StatusCode::OK,
+            format!("Search in {label}"),
+        ),
+        _ => (SearchBox::idle(clear_url), StatusCode::OK, label.clone()),
+    };
     let layout = Layout::new(
-        label.clone(),
+        title,
         &signed_in.record.user,
         signed_in.csrf_token(),
         &folders,
         Some(&raw_name),
     );
     let actions = ActionBar::new(list_actions_url(&raw_name), &folders, &raw_name);
-    let mut view = build_view(&state, layout, label, &listing, role, actions);
+    let mut view = build_view(&state, layout, label, &listing, role, actions, search_box);
     view.flash = signed_in.record.flash.take();
     let sort_changed = asked.is_some_and(|order| remember_sort(&mut signed_in, &raw_name, order));
     if view.flash.is_some() || sort_changed {
         signed_in.save().await?;
     }
-    Ok(html(axum::http::StatusCode::OK, view.render()))
+    Ok(html(status, view.render()))
+}
+
+/// The empty list shown beside a search that could not be run.
+fn nothing_listed(raw_name: &str, sort: SortOrder) -> MailboxPage {
+    MailboxPage {
+        raw_name: raw_name.to_owned(),
+        uidvalidity: 0,
+        total: 0,
+        page: 1,
+        start: 0,
+        page_count: 1,
+        sort,
+        rows: Vec::new(),
+        unseen: None,
+    }
 }
 
 /// Folders whose chosen order a session remembers at most; past that, the
@@ -191,7 +266,9 @@ fn build_view(
     listing: &MailboxPage,
     role: Option<FolderRole>,
     actions: ActionBar,
+    search: SearchBox,
 ) -> MailboxView {
+    let kept = search.link_suffix();
     let zone = state.settings.time_zone;
     let show_recipient = matches!(role, Some(FolderRole::Sent | FolderRole::Drafts));
     let rows = listing
@@ -209,7 +286,7 @@ fn build_view(
             RowView {
                 uid: row.uid,
                 url: format!(
-                    "{}?page={}",
+                    "{}?page={}{kept}",
                     paths::message(&listing.raw_name, listing.uidvalidity, row.uid),
                     listing.page
                 ),
@@ -239,7 +316,12 @@ fn build_view(
         .collect();
 
     let sort_token = listing.sort.token();
-    let link = |page: usize| paths::mailbox_page(&listing.raw_name, page, &sort_token);
+    let link = |page: usize| {
+        format!(
+            "{}{kept}",
+            paths::mailbox_page(&listing.raw_name, page, &sort_token)
+        )
+    };
     let first_uid = listing.rows.first().map(|row| row.uid);
     let last_uid = listing.rows.last().map(|row| row.uid);
     let is_first = listing.start == 0;
@@ -284,6 +366,7 @@ fn build_view(
         actions,
         uidvalidity: listing.uidvalidity,
         sort_token,
+        search,
     }
 }
 

@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use super::actions::{message_actions_url, ActionBar};
 use super::error::html;
+use super::search::{fields_of, link_suffix, HiddenField, SearchParams};
 use super::signed_in::SignedIn;
 use super::views::Layout;
 use super::{format, paths, AppError, AppState};
@@ -30,7 +31,8 @@ use crate::metrics::bump;
 struct MessagePage {
     layout: Layout,
     back_url: String,
-    folder_label: String,
+    /// "Back to Inbox", or "Back to the search in Inbox".
+    back_label: String,
     message: MessageSection,
     frame_url: Option<String>,
     /// "Show remote content": offered when the renderer removed some.
@@ -44,6 +46,8 @@ struct MessagePage {
     /// None for a forwarded message shown inside another.
     actions: Option<ActionBar>,
     page: i64,
+    /// The search the message was opened from, for the action form.
+    search_fields: Vec<HiddenField>,
 }
 
 /// The headers, body and attachments of one message, also used for a
@@ -86,6 +90,9 @@ pub struct MessageQuery {
     page: Option<String>,
     /// Present when the user asked to load this message's remote content.
     remote: Option<String>,
+    /// The search the message was opened from, if any.
+    #[serde(flatten)]
+    search: SearchParams,
 }
 
 #[derive(Deserialize, Default)]
@@ -133,6 +140,8 @@ pub async fn show_message(
     let remote = query.remote.is_some() && asked_from_this_site(&headers);
     let view = render_message(&opened.raw, &render_options(&base, remote));
     let page_number = super::mailbox::parse_page(query.page.as_deref()).max(1);
+    let searched = query.search.read_or_none();
+    let kept = link_suffix(searched.as_ref());
     let folder_label = folders
         .iter()
         .find(|f| f.raw_name == at.mailbox)
@@ -164,15 +173,19 @@ pub async fn show_message(
             &folders,
             Some(&at.mailbox),
         ),
-        back_url: format!("{}?page={page_number}", paths::mailbox(&at.mailbox)),
-        folder_label,
+        back_url: format!("{}?page={page_number}{kept}", paths::mailbox(&at.mailbox)),
+        back_label: if searched.is_some() {
+            format!("Back to the search in {folder_label}")
+        } else {
+            format!("Back to {folder_label}")
+        },
         message: section,
         frame_url: has_html.then(|| {
             let remote = if remote { "?remote=1" } else { "" };
             format!("{base}/body{remote}")
         }),
         remote_url: (view.had_remote_content && !remote)
-            .then(|| format!("{base}?page={page_number}&remote=1")),
+            .then(|| format!("{base}?page={page_number}{kept}&remote=1")),
         remote_shown: remote,
         source_url: format!("{base}/source"),
         flagged: opened
@@ -182,6 +195,7 @@ pub async fn show_message(
         flash,
         actions: Some(actions),
         page: page_number,
+        search_fields: fields_of(searched.as_ref()),
     };
     let mut response = html(StatusCode::OK, page.render());
     response.headers_mut().insert(
@@ -343,7 +357,7 @@ pub async fn show_attached_message(
             Some(&at.mailbox),
         ),
         back_url: base.clone(),
-        folder_label: "Attached message".to_owned(),
+        back_label: "Back to the message".to_owned(),
         message: section,
         frame_url: contains_html(&view).then(|| {
             let remote = if remote { "?remote=1" } else { "" };
@@ -357,6 +371,7 @@ pub async fn show_attached_message(
         flash: None,
         actions: None,
         page: 1,
+        search_fields: Vec::new(),
     };
     Ok(html(StatusCode::OK, page.render()))
 }

@@ -15,6 +15,7 @@ mod login;
 mod mailbox;
 mod message;
 pub mod paths;
+mod search;
 mod signed_in;
 mod views;
 

@@ -194,6 +194,35 @@ pub(crate) fn sort_keys(cmd: Command, keys: &[SortKey]) -> Result<Command, ImapE
     Ok(cmd.raw(" (").raw(&words.join(" ")).raw(")"))
 }
 
+/// `UID SORT (<keys>) UTF-8 <criteria>` (RFC 5256 section 3). The charset
+/// is always named, as SORT requires one.
+pub(crate) fn sort_command(
+    keys: &[SortKey],
+    criteria: &SearchCriteria,
+) -> Result<Command, ImapError> {
+    search_key(
+        sort_keys(Command::new("UID SORT"), keys)?.raw(" UTF-8"),
+        criteria,
+    )
+}
+
+/// `UID SEARCH [RETURN (ALL)] [CHARSET UTF-8] <criteria>`: the ESEARCH form
+/// (RFC 4731) when the server has it, and the charset only when a string is
+/// not ASCII, since some servers know no other charset than US-ASCII.
+pub(crate) fn search_command(
+    criteria: &SearchCriteria,
+    esearch: bool,
+) -> Result<Command, ImapError> {
+    let mut command = Command::new("UID SEARCH");
+    if esearch {
+        command = command.raw(" RETURN (ALL)");
+    }
+    if needs_utf8(criteria) {
+        command = command.raw(" CHARSET UTF-8");
+    }
+    search_key(command, criteria)
+}
+
 /// True when some string in the criteria is not ASCII, so the command must
 /// name CHARSET UTF-8.
 pub(crate) fn needs_utf8(criteria: &SearchCriteria) -> bool {
@@ -235,6 +264,8 @@ pub(crate) fn search_key(cmd: Command, criteria: &SearchCriteria) -> Result<Comm
         C::Since(day) => cmd.raw(" SINCE ").raw(&date(day)),
         C::Before(day) => cmd.raw(" BEFORE ").raw(&date(day)),
         C::On(day) => cmd.raw(" ON ").raw(&date(day)),
+        C::SentSince(day) => cmd.raw(" SENTSINCE ").raw(&date(day)),
+        C::SentBefore(day) => cmd.raw(" SENTBEFORE ").raw(&date(day)),
         C::Unseen => cmd.raw(" UNSEEN"),
         C::Seen => cmd.raw(" SEEN"),
         C::Flagged => cmd.raw(" FLAGGED"),
@@ -409,6 +440,75 @@ mod tests {
         let bad = SearchCriteria::Keyword("a b".into());
 
         assert!(search_key(Command::new("UID SEARCH"), &bad).is_err());
+    }
+
+    #[test]
+    fn a_search_of_a_webmail_form_goes_out_as_one_safe_line() {
+        let june = NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
+        let july = NaiveDate::from_ymd_opt(2024, 7, 1).unwrap();
+        let criteria = SearchCriteria::And(vec![
+            SearchCriteria::From("o\"brien".into()),
+            SearchCriteria::Subject("{5}".into()),
+            SearchCriteria::SentSince(june),
+            SearchCriteria::SentBefore(july),
+            SearchCriteria::Unseen,
+            SearchCriteria::Flagged,
+        ]);
+
+        let esearch = search_command(&criteria, true).unwrap();
+        assert_eq!(
+            String::from_utf8(wire(&esearch)).unwrap(),
+            r#"UID SEARCH RETURN (ALL) (FROM "o\"brien" SUBJECT "{5}" SENTSINCE 1-Jun-2024 "#
+                .to_owned()
+                + "SENTBEFORE 1-Jul-2024 UNSEEN FLAGGED)"
+        );
+        let plain = search_command(&criteria, false).unwrap();
+        assert!(wire(&plain).starts_with(b"UID SEARCH (FROM "));
+    }
+
+    #[test]
+    fn non_ascii_search_text_names_the_charset_and_goes_as_a_literal() {
+        let criteria = SearchCriteria::Subject("Grüße".into());
+        let cmd = search_command(&criteria, false).unwrap();
+
+        assert_eq!(
+            wire(&cmd),
+            "UID SEARCH CHARSET UTF-8 SUBJECT {7}\r\nGrüße".as_bytes()
+        );
+    }
+
+    #[test]
+    fn line_breaks_and_long_search_text_cannot_start_a_new_command() {
+        let hostile = SearchCriteria::Text("x\r\nA2 DELETE INBOX".into());
+        let cmd = search_command(&hostile, true).unwrap();
+        assert_eq!(
+            wire(&cmd),
+            b"UID SEARCH RETURN (ALL) TEXT {18}\r\nx\r\nA2 DELETE INBOX"
+        );
+
+        let long = "a".repeat(10_000);
+        let cmd = search_command(&SearchCriteria::Body(long.clone()), false).unwrap();
+        let mut expected = b"UID SEARCH BODY {10000}\r\n".to_vec();
+        expected.extend_from_slice(long.as_bytes());
+        assert_eq!(wire(&cmd), expected);
+    }
+
+    #[test]
+    fn a_sort_carries_the_search_criteria_after_its_charset() {
+        let keys = [
+            SortKey::ascending(SortField::From),
+            SortKey::ascending(SortField::Arrival),
+        ];
+        let criteria = SearchCriteria::And(vec![
+            SearchCriteria::To("bob".into()),
+            SearchCriteria::Text("Café".into()),
+        ]);
+        let cmd = sort_command(&keys, &criteria).unwrap();
+
+        assert_eq!(
+            wire(&cmd),
+            "UID SORT (FROM ARRIVAL) UTF-8 (TO \"bob\" TEXT {5}\r\nCafé)".as_bytes()
+        );
     }
 
     #[test]

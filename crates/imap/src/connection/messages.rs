@@ -15,7 +15,7 @@ use tracing::{instrument, warn};
 
 use super::mailboxes::mailbox_refusal;
 use super::{Completion, Connection};
-use crate::command::{check_flag, needs_utf8, search_key, sort_keys, Command};
+use crate::command::{check_flag, search_command, sort_command, Command};
 use crate::error::{ImapError, Stage};
 use crate::types::{Envelope, FlagOp, MessageSummary, SearchCriteria, SortKey, SortKeys};
 use crate::wire::fetch::FetchData;
@@ -48,10 +48,7 @@ impl Connection {
         if !self.capabilities.sort() {
             return Err(ImapError::Unsupported { capability: "SORT" });
         }
-        let command = search_key(
-            sort_keys(Command::new("UID SORT"), keys)?.raw(" UTF-8"),
-            criteria,
-        )?;
+        let command = sort_command(keys, criteria)?;
 
         let mut uids = Vec::new();
         let mut policy = self.policy(Stage::Command);
@@ -72,14 +69,7 @@ impl Connection {
     /// UIDs in ascending order.
     #[instrument(level = "debug", parent = &self.span, skip_all)]
     pub async fn uid_search(&mut self, criteria: &SearchCriteria) -> Result<Vec<u32>, ImapError> {
-        let mut command = Command::new("UID SEARCH");
-        if self.capabilities.esearch() {
-            command = command.raw(" RETURN (ALL)");
-        }
-        if needs_utf8(criteria) {
-            command = command.raw(" CHARSET UTF-8");
-        }
-        let command = search_key(command, criteria)?;
+        let command = search_command(criteria, self.capabilities.esearch())?;
 
         let mut uids = Vec::new();
         let mut policy = self.policy(Stage::Command);

@@ -83,6 +83,12 @@ pub enum SearchCriteria {
     Before(NaiveDate),
     /// Internal date on the day.
     On(NaiveDate),
+    /// Date header on or after the day (`SENTSINCE`), its time and zone
+    /// disregarded.
+    SentSince(NaiveDate),
+    /// Date header before the day (`SENTBEFORE`), its time and zone
+    /// disregarded.
+    SentBefore(NaiveDate),
     /// Without `\Seen`.
     Unseen,
     /// With `\Seen`.
