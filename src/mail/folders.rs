@@ -77,6 +77,9 @@ pub struct Folder {
     pub selectable: bool,
     pub unseen: Option<u32>,
     pub total: Option<u32>,
+    /// The server's hierarchy delimiter for this name; `None` for a flat
+    /// name space.
+    pub delimiter: Option<char>,
 }
 
 impl MailService {
@@ -175,6 +178,7 @@ pub fn arrange(listed: &[ListedMailbox]) -> Vec<Folder> {
             selectable: !is_noselect(mailbox),
             unseen: None,
             total: None,
+            delimiter: mailbox.delimiter,
         })
         .collect();
 
@@ -202,6 +206,7 @@ pub fn arrange(listed: &[ListedMailbox]) -> Vec<Folder> {
                 selectable: !is_noselect(mailbox),
                 unseen: None,
                 total: None,
+                delimiter: mailbox.delimiter,
             });
             continue;
         }
@@ -218,6 +223,7 @@ pub fn arrange(listed: &[ListedMailbox]) -> Vec<Folder> {
                     selectable: false,
                     unseen: None,
                     total: None,
+                    delimiter: mailbox.delimiter,
                 });
             }
         }
@@ -231,6 +237,7 @@ pub fn arrange(listed: &[ListedMailbox]) -> Vec<Folder> {
             selectable: !is_noselect(mailbox),
             unseen: None,
             total: None,
+            delimiter: mailbox.delimiter,
         });
     }
     folders
