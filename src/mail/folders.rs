@@ -95,6 +95,14 @@ impl MailService {
         Ok(folders)
     }
 
+    /// The folder list as the server has it now, ignoring the cached one
+    /// (which is replaced): for pages that change folders, where a folder
+    /// another program made or removed a moment ago must be right.
+    pub async fn fresh_folders(&self, credentials: &Credentials) -> Result<Vec<Folder>, MailError> {
+        self.cache.forget_folders(&credentials.user);
+        self.folders(credentials).await
+    }
+
     async fn folders_once(&self, credentials: &Credentials) -> Result<Vec<Folder>, MailError> {
         let mut connection = self.pool.borrow(credentials, None).await?;
         bump(&self.metrics.commands.list);

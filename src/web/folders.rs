@@ -17,6 +17,10 @@
 //!   must be deleted first (Dovecot would otherwise keep them as `\Noselect`
 //!   parents or refuse).
 //! - A rename keeps the folder under its parent.
+//! - The page and each change ask the server for the whole folder list
+//!   (LIST and a STATUS per folder) instead of using the cached one, so
+//!   that folders changed by other programs are right; on accounts with
+//!   very many folders this page is slower than the others.
 
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -98,7 +102,7 @@ pub async fn show_folders(
     mut signed_in: SignedIn,
 ) -> Result<Response, AppError> {
     let credentials = signed_in.credentials.clone();
-    let folders = state.mail.folders(&credentials).await?;
+    let folders = state.mail.fresh_folders(&credentials).await?;
     let subscribed = state.mail.subscriptions(&credentials).await?;
 
     let rows = folders
@@ -161,7 +165,7 @@ pub async fn change_folder(
     }
 
     let credentials = signed_in.credentials.clone();
-    let folders = state.mail.folders(&credentials).await?;
+    let folders = state.mail.fresh_folders(&credentials).await?;
     let said = match form.action.as_str() {
         "create" => {
             let parent = match form.parent.as_str() {
