@@ -34,6 +34,11 @@ struct MailboxView {
     actions: ActionBar,
     uidvalidity: u32,
     sort_token: String,
+    /// Every row's box is ticked ("Tick all rows" was followed).
+    all_ticked: bool,
+    /// This page with every box ticked, and with none.
+    tick_all_url: String,
+    untick_url: String,
 }
 
 struct RowView {
@@ -73,6 +78,8 @@ pub struct MailboxQuery {
     after: Option<String>,
     /// The first UID of the page the user came from ("Previous").
     before: Option<String>,
+    /// `all`: show the page with every row's box ticked (no script needed).
+    select: Option<String>,
 }
 
 pub async fn go_to_inbox(_signed_in: SignedIn) -> Redirect {
@@ -120,6 +127,7 @@ pub async fn show_mailbox(
     );
     let actions = ActionBar::new(list_actions_url(&raw_name), &folders, &raw_name);
     let mut view = build_view(&state, layout, label, &listing, role, actions);
+    view.all_ticked = query.select.as_deref() == Some("all");
     view.flash = signed_in.record.flash.take();
     let sort_changed = asked.is_some_and(|order| remember_sort(&mut signed_in, &raw_name, order));
     if view.flash.is_some() || sort_changed {
@@ -277,6 +285,9 @@ fn build_view(
         flash: None,
         actions,
         uidvalidity: listing.uidvalidity,
+        all_ticked: false,
+        tick_all_url: format!("{}&select=all", link(listing.page)),
+        untick_url: link(listing.page),
         sort_token,
     }
 }
