@@ -96,6 +96,14 @@
     return press(messageForm, action);
   }
 
+  function follow(selector) {
+    var link = document.querySelector(selector);
+    if (link) {
+      window.location.assign(link.href);
+    }
+    return link !== null;
+  }
+
   function messageIsFlagged() {
     return document.querySelector("nav.crumbs .flag") !== null;
   }
@@ -113,12 +121,16 @@
         if (rows.length > 0) {
           focusRow(current + 1);
           done = true;
+        } else {
+          done = follow("nav.crumbs a[rel=next]");
         }
         break;
       case "k":
         if (rows.length > 0) {
           focusRow(current < 0 ? 0 : current - 1);
           done = true;
+        } else {
+          done = follow("nav.crumbs a[rel=prev]");
         }
         break;
       case "o":

@@ -594,6 +594,12 @@ async fn the_keyboard_moves_through_the_list_opens_flags_and_shows_help() {
     let subject = browser.wait_for("h1.subject", PAGE_WAIT).await;
     assert_eq!(browser.text(&subject).await, subjects[1]);
 
+    // In a message, j and k open the next and the previous one.
+    browser.press_keys("j").await;
+    wait_for_subject(browser, &subjects[2]).await;
+    browser.press_keys("k").await;
+    wait_for_subject(browser, &subjects[1]).await;
+
     browser.press_keys("u").await;
     browser.wait_for("table.messages", PAGE_WAIT).await;
     browser.press_keys("js").await;
@@ -629,4 +635,20 @@ async fn the_keyboard_moves_through_the_list_opens_flags_and_shows_help() {
     browser.wait_for("table.shortcuts", PAGE_WAIT).await;
     assert!(browser.current_url().await.ends_with("/help"));
     setup.stop().await;
+}
+
+/// Waits until the message page shows `subject` as its heading.
+async fn wait_for_subject(browser: &Chromium, subject: &str) {
+    let deadline = std::time::Instant::now() + PAGE_WAIT;
+    loop {
+        let shown = browser.texts("h1.subject").await;
+        if shown.first().map(String::as_str) == Some(subject) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page never showed {subject:?}; it shows {shown:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -23,13 +23,13 @@ pub struct Shortcut {
 pub const SHORTCUTS: &[Shortcut] = &[
     Shortcut {
         keys: &["j"],
-        does: "Move to the next message",
-        where_: "Message list",
+        does: "Move to the next message (in a message: open the next one)",
+        where_: "Message list, message",
     },
     Shortcut {
         keys: &["k"],
-        does: "Move to the previous message",
-        where_: "Message list",
+        does: "Move to the previous message (in a message: open the previous one)",
+        where_: "Message list, message",
     },
     Shortcut {
         keys: &["o", "Enter"],

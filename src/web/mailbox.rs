@@ -141,7 +141,7 @@ pub async fn show_mailbox(
 const REMEMBERED_SORTS: usize = 100;
 
 /// The order remembered for a folder, else newest arrival first.
-fn remembered_sort(signed_in: &SignedIn, raw_name: &str) -> SortOrder {
+pub(super) fn remembered_sort(signed_in: &SignedIn, raw_name: &str) -> SortOrder {
     signed_in
         .record
         .folder_sort

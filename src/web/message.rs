@@ -44,6 +44,9 @@ struct MessagePage {
     /// None for a forwarded message shown inside another.
     actions: Option<ActionBar>,
     page: i64,
+    /// The messages before and after this one in the list's order.
+    previous_url: Option<String>,
+    next_url: Option<String>,
 }
 
 /// The headers, body and attachments of one message, also used for a
@@ -151,6 +154,23 @@ pub async fn show_message(
     if flash.is_some() {
         signed_in.save().await?;
     }
+    let sort = super::mailbox::remembered_sort(&signed_in, &at.mailbox);
+    let adjacent = state
+        .mail
+        .adjacent(&credentials, &at.mailbox, at.uidvalidity, at.uid, sort)
+        .await;
+    // The links are a convenience: the message is shown without them.
+    let (previous, next) = adjacent.unwrap_or_else(|error| {
+        tracing::debug!(%error, "neighbours of a message unknown");
+        (None, None)
+    });
+    let neighbour_url = |n: crate::mail::Neighbour| {
+        format!(
+            "{}?page={}",
+            paths::message(&at.mailbox, at.uidvalidity, n.uid),
+            n.page
+        )
+    };
     let actions = ActionBar::new(
         message_actions_url(&at.mailbox, at.uidvalidity, at.uid),
         &folders,
@@ -182,6 +202,8 @@ pub async fn show_message(
         flash,
         actions: Some(actions),
         page: page_number,
+        previous_url: previous.map(neighbour_url),
+        next_url: next.map(neighbour_url),
     };
     let mut response = html(StatusCode::OK, page.render());
     response.headers_mut().insert(
@@ -357,6 +379,8 @@ pub async fn show_attached_message(
         flash: None,
         actions: None,
         page: 1,
+        previous_url: None,
+        next_url: None,
     };
     Ok(html(StatusCode::OK, page.render()))
 }
