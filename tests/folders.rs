@@ -103,7 +103,7 @@ fn flash(page: &Page) -> String {
 }
 
 fn sidebar(page: &Page) -> Vec<String> {
-    page.texts("nav.folders .folder-list li")
+    page.texts("nav.folders .folder-list li a, nav.folders .folder-list li .noselect")
 }
 
 struct Setup {
@@ -223,7 +223,11 @@ async fn a_folder_is_renamed_under_its_parent() {
     let s = setup(dovecot, "folders-rename").await;
     let mut client = dovecot.client(&s.user, &s.password);
     client.create("Clients/Old");
+    client.append("Clients/Old", "()", None, b"Subject: kept\r\n\r\nbody\r\n");
     client.logout();
+    // Opened first, so that a pooled connection has it selected.
+    let opened = s.browser.get("/mail/Clients%2FOld").await;
+    assert_eq!(opened.texts("td.subject"), ["kept"]);
 
     let page = s.browser.get("/folders").await;
     let form = row_form("Clients/Old", "rename");
@@ -234,8 +238,16 @@ async fn a_folder_is_renamed_under_its_parent() {
     let names = listed(dovecot, &s.user, &s.password);
     assert!(names.contains(&"Clients/Neu &AOQ-".to_owned()), "{names:?}");
     assert!(!names.contains(&"Clients/Old".to_owned()), "{names:?}");
-    assert!(sidebar(&page).iter().any(|f| f == "Neu ä"));
+    assert!(
+        sidebar(&page).iter().any(|f| f == "Neu ä"),
+        "{:?}",
+        sidebar(&page)
+    );
     assert!(!sidebar(&page).iter().any(|f| f == "Old"));
+    let renamed = s.browser.get("/mail/Clients%2FNeu%20%26AOQ-").await;
+    assert_eq!(renamed.texts("td.subject"), ["kept"], "{}", renamed.text());
+    let old = s.browser.get("/mail/Clients%2FOld").await;
+    assert_eq!(old.status, 404, "{}", old.text());
     s.node.stop().await;
 }
 
@@ -252,6 +264,8 @@ async fn deleting_asks_first_says_what_is_lost_and_only_the_confirmation_deletes
         client.append("Old stuff", "()", None, message.as_bytes());
     }
     client.logout();
+    let opened = s.browser.get("/mail/Old%20stuff").await;
+    assert_eq!(opened.texts("td.subject").len(), 3);
 
     let page = s.browser.get("/folders").await;
     let asked = submit(&s.browser, &page, &row_form("Old stuff", "delete"), &[]).await;
@@ -268,6 +282,8 @@ async fn deleting_asks_first_says_what_is_lost_and_only_the_confirmation_deletes
 
     let gone = s.browser.get("/mail/Old%20stuff").await;
     assert_eq!(gone.status, 404, "{}", gone.text());
+    let inbox = s.browser.get("/mail/INBOX").await;
+    assert_eq!(inbox.status, 200, "{}", inbox.text());
     s.node.stop().await;
 }
 

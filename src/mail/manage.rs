@@ -22,10 +22,15 @@
 //!   age out of the cache.
 //! - Subscriptions are read with LSUB on every visit of the folder page;
 //!   they are not cached.
+//! - After a rename or a delete every idle pooled connection of the account
+//!   is closed, since one may have the old folder selected and Dovecot ends
+//!   such sessions; the next pages log in anew. A connection lent to
+//!   another request at that moment may still meet that end: a read is
+//!   retried, a write fails with the "unreachable" page.
 
 use std::collections::HashSet;
 
-use mailfront_imap::{encode_mailbox_name, ImapError, RefusalKind};
+use mailfront_imap::{encode_mailbox_name, Connection, ImapError, RefusalKind};
 
 use super::{MailError, MailService};
 use crate::metrics::bump;
@@ -161,11 +166,14 @@ impl MailService {
         to_raw: &str,
     ) -> Result<(), MailError> {
         let mut connection = self.pool.borrow(credentials, None).await?;
+        self.leave_folder(&mut connection, from_raw).await?;
         bump(&self.metrics.commands.other);
         let renamed = connection.rename(from_raw, to_raw).await;
         self.cache.forget_folders(&credentials.user);
         self.cache.forget_mailbox(&credentials.user, from_raw);
-        renamed.map_err(folder_refusal)
+        renamed.map_err(folder_refusal)?;
+        self.pool.close_idle(&credentials.user);
+        Ok(())
     }
 
     /// Deletes the folder `raw_name` and every message in it.
@@ -175,11 +183,13 @@ impl MailService {
         raw_name: &str,
     ) -> Result<(), MailError> {
         let mut connection = self.pool.borrow(credentials, None).await?;
+        self.leave_folder(&mut connection, raw_name).await?;
         bump(&self.metrics.commands.other);
         let deleted = connection.delete(raw_name).await;
         self.cache.forget_folders(&credentials.user);
         self.cache.forget_mailbox(&credentials.user, raw_name);
         deleted.map_err(folder_refusal)?;
+        self.pool.close_idle(&credentials.user);
 
         // A subscription outliving its folder would show up in other mail
         // programs as a folder that cannot be opened.
@@ -189,6 +199,24 @@ impl MailService {
                 return Err(error.into());
             }
             tracing::debug!(%error, "unsubscribing a deleted folder failed");
+        }
+        Ok(())
+    }
+
+    /// Selects the Inbox instead when the connection has `raw_name` (or a
+    /// folder whose name starts with it) selected: Dovecot ends a session
+    /// whose selected mailbox is deleted or renamed under it.
+    async fn leave_folder(
+        &self,
+        connection: &mut Connection,
+        raw_name: &str,
+    ) -> Result<(), MailError> {
+        let on_it = connection
+            .selected()
+            .is_some_and(|selected| selected.raw_name.starts_with(raw_name));
+        if on_it {
+            bump(&self.metrics.commands.select);
+            connection.select("INBOX", true).await?;
         }
         Ok(())
     }
