@@ -85,7 +85,16 @@ impl From<MailError> for AppError {
                 invalid_input: false,
             },
             MailError::FolderRefused { code, source } => {
-                tracing::debug!(error = %chain(&source), "folder change refused");
+                let server_text = match &source {
+                    mailfront_imap::ImapError::CommandFailed { text, .. } => text.as_str(),
+                    _ => "",
+                };
+                tracing::debug!(
+                    error = %chain(&source),
+                    code = code.as_deref().unwrap_or(""),
+                    server_text,
+                    "folder change refused"
+                );
                 AppError::FolderNotChanged {
                     message: folder_refusal_text(code.as_deref()).to_owned(),
                     invalid_input: false,
