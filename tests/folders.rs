@@ -153,6 +153,7 @@ async fn folders_are_created_at_the_top_and_inside_a_parent_and_listed_at_once()
         sidebar(&page)
     );
     assert!(listed(dovecot, &s.user, &s.password).contains(&"Projects".to_owned()));
+    assert!(subscribed(dovecot, &s.user, &s.password).contains(&"Projects".to_owned()));
 
     let answer = submit(
         &s.browser,
@@ -223,6 +224,9 @@ async fn a_folder_is_renamed_under_its_parent() {
     let s = setup(dovecot, "folders-rename").await;
     let mut client = dovecot.client(&s.user, &s.password);
     client.create("Clients/Old");
+    client
+        .command("SUBSCRIBE \"Clients/Old\"")
+        .expect("subscribed");
     client.append("Clients/Old", "()", None, b"Subject: kept\r\n\r\nbody\r\n");
     client.logout();
     // Opened first, so that a pooled connection has it selected.
@@ -238,6 +242,15 @@ async fn a_folder_is_renamed_under_its_parent() {
     let names = listed(dovecot, &s.user, &s.password);
     assert!(names.contains(&"Clients/Neu &AOQ-".to_owned()), "{names:?}");
     assert!(!names.contains(&"Clients/Old".to_owned()), "{names:?}");
+    let subscriptions = subscribed(dovecot, &s.user, &s.password);
+    assert!(
+        subscriptions.contains(&"Clients/Neu &AOQ-".to_owned()),
+        "{subscriptions:?}"
+    );
+    assert!(
+        !subscriptions.contains(&"Clients/Old".to_owned()),
+        "{subscriptions:?}"
+    );
     assert!(
         sidebar(&page).iter().any(|f| f == "Neu ä"),
         "{:?}",

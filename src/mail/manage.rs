@@ -145,7 +145,9 @@ pub fn parent_raw_name(raw_name: &str, delimiter: Option<char>) -> Option<&str> 
 }
 
 impl MailService {
-    /// Creates the folder `raw_name`.
+    /// Creates the folder `raw_name` and subscribes to it, so that mail
+    /// programs showing only subscribed folders show it too. A refused
+    /// subscription leaves the folder created (and is only logged).
     pub async fn create_folder(
         &self,
         credentials: &Credentials,
@@ -155,24 +157,55 @@ impl MailService {
         bump(&self.metrics.commands.other);
         let created = connection.create(raw_name).await;
         self.cache.forget_folders(&credentials.user);
-        created.map_err(folder_refusal)
+        created.map_err(folder_refusal)?;
+
+        bump(&self.metrics.commands.other);
+        if let Err(error) = connection.subscribe(raw_name).await {
+            if error.is_connection_lost() {
+                return Err(error.into());
+            }
+            tracing::debug!(%error, "subscribing a new folder failed");
+        }
+        Ok(())
     }
 
-    /// Renames the folder `from_raw` to `to_raw`.
+    /// Renames the folder `from_raw` to `to_raw` (folders inside it move
+    /// with it). Subscriptions follow the new names: Dovecot leaves them on
+    /// the old ones.
     pub async fn rename_folder(
         &self,
         credentials: &Credentials,
         from_raw: &str,
         to_raw: &str,
+        delimiter: Option<char>,
     ) -> Result<(), MailError> {
         let mut connection = self.pool.borrow(credentials, None).await?;
         self.leave_folder(&mut connection, from_raw).await?;
+        bump(&self.metrics.commands.list);
+        let subscribed = connection.list_subscribed().await?;
         bump(&self.metrics.commands.other);
         let renamed = connection.rename(from_raw, to_raw).await;
         self.cache.forget_folders(&credentials.user);
         self.cache.forget_mailbox(&credentials.user, from_raw);
         renamed.map_err(folder_refusal)?;
         self.pool.close_idle(&credentials.user);
+
+        for old in subscribed.iter().map(|m| m.raw_name.as_str()) {
+            let Some(new) = renamed_name(old, from_raw, to_raw, delimiter) else {
+                continue;
+            };
+            bump(&self.metrics.commands.other);
+            let moved = match connection.unsubscribe(old).await {
+                Ok(()) => connection.subscribe(&new).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = moved {
+                if error.is_connection_lost() {
+                    return Err(error.into());
+                }
+                tracing::debug!(%error, "moving a subscription to the new name failed");
+            }
+        }
         Ok(())
     }
 
@@ -263,6 +296,23 @@ impl MailService {
     }
 }
 
+/// The name `name` has after `from_raw` was renamed to `to_raw`: itself or
+/// a folder inside it; `None` for any other folder.
+fn renamed_name(
+    name: &str,
+    from_raw: &str,
+    to_raw: &str,
+    delimiter: Option<char>,
+) -> Option<String> {
+    if name == from_raw {
+        return Some(to_raw.to_owned());
+    }
+    let rest = name.strip_prefix(from_raw)?;
+    let delimiter = delimiter?;
+    rest.starts_with(delimiter)
+        .then(|| format!("{to_raw}{rest}"))
+}
+
 /// Sorts a refused folder command into what the page says about it. The
 /// server's own text stays in the error for the log.
 fn folder_refusal(error: ImapError) -> MailError {
@@ -322,6 +372,15 @@ mod tests {
             child_raw_name(Some(&deep), Some('/'), "x"),
             Err(NameProblem::PathTooLong)
         );
+    }
+
+    #[test]
+    fn a_rename_carries_the_folder_and_its_children_only() {
+        let renamed = |name| renamed_name(name, "a/b", "a/c", Some('/'));
+        assert_eq!(renamed("a/b").as_deref(), Some("a/c"));
+        assert_eq!(renamed("a/b/x").as_deref(), Some("a/c/x"));
+        assert_eq!(renamed("a/bx"), None);
+        assert_eq!(renamed("a"), None);
     }
 
     #[test]

@@ -188,7 +188,8 @@ pub async fn change_folder(
                 format!("Folder '{}' already has that name.", folder.full_label)
             } else {
                 let mail = &state.mail;
-                mail.rename_folder(&credentials, &folder.raw_name, &to_raw)
+                let (from, delimiter) = (&folder.raw_name, folder.delimiter);
+                mail.rename_folder(&credentials, from, &to_raw, delimiter)
                     .await?;
                 format!("Folder '{}' renamed to '{level}'.", folder.full_label)
             }
