@@ -113,6 +113,10 @@
       return;
     }
     if (isTyping(event.target)) {
+      // Escape leaves the field, so that the next key is a shortcut again.
+      if (event.key === "Escape") {
+        event.target.blur();
+      }
       return;
     }
     var done = false;

@@ -620,6 +620,9 @@ async fn the_keyboard_moves_through_the_list_opens_flags_and_shows_help() {
     // Keys typed into a text field stay there.
     browser.goto(&setup.node.url("/folders")).await;
     let name = browser.wait_for("input#new-name", PAGE_WAIT).await;
+    let path = screenshot_dir().join("folders-desktop.png");
+    std::fs::write(&path, browser.screenshot().await)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     browser.click(&name).await;
     browser.press_keys("j?u").await;
     let typed = browser
@@ -628,12 +631,13 @@ async fn the_keyboard_moves_through_the_list_opens_flags_and_shows_help() {
     assert_eq!(typed, json!("j?u"));
     assert!(browser.current_url().await.ends_with("/folders"));
 
-    browser
-        .execute("document.activeElement.blur();", vec![])
-        .await;
-    browser.press_keys("?").await;
+    // Escape (WebDriver's key U+E00C) leaves the field; then ? works.
+    browser.press_keys("\u{E00C}?").await;
     browser.wait_for("table.shortcuts", PAGE_WAIT).await;
     assert!(browser.current_url().await.ends_with("/help"));
+    let path = screenshot_dir().join("help-desktop.png");
+    std::fs::write(&path, browser.screenshot().await)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     setup.stop().await;
 }
 

@@ -61,7 +61,8 @@ struct FolderRow {
     depth_class: String,
     url: Option<String>,
     total: Option<u32>,
-    role: Option<&'static str>,
+    /// A special-use folder: listed, never renamed or deleted here.
+    special: bool,
     subscribed: bool,
     subscribe_token: String,
     rename_token: String,
@@ -115,7 +116,7 @@ pub async fn show_folders(
             depth_class: format!("depth-{}", f.depth.min(6)),
             url: f.selectable.then(|| paths::mailbox(&f.raw_name)),
             total: f.total,
-            role: f.role.map(|r| r.label()),
+            special: f.role.is_some(),
             subscribed: subscribed.contains(&f.raw_name),
             subscribe_token: new_form_token(),
             rename_token: new_form_token(),
