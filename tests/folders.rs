@@ -297,6 +297,7 @@ async fn deleting_asks_first_says_what_is_lost_and_only_the_confirmation_deletes
     assert_eq!(gone.status, 404, "{}", gone.text());
     let inbox = s.browser.get("/mail/INBOX").await;
     assert_eq!(inbox.status, 200, "{}", inbox.text());
+    assert!(!sidebar(&inbox).iter().any(|f| f == "Old stuff"));
     s.node.stop().await;
 }
 
