@@ -165,80 +165,24 @@ pub async fn change_folder(
         return Ok(Redirect::to(FOLDERS_PATH).into_response());
     }
 
-    let credentials = signed_in.credentials.clone();
-    let folders = state.mail.fresh_folders(&credentials).await?;
+    let folders = state.mail.fresh_folders(&signed_in.credentials).await?;
     let said = match form.action.as_str() {
-        "create" => {
-            let parent = match form.parent.as_str() {
-                "" => None,
-                raw => Some(existing(&folders, raw)?),
-            };
-            let delimiter = parent.map_or_else(|| server_delimiter(&folders), |p| p.delimiter);
-            let level = check_level_name(&form.name, delimiter).map_err(invalid_name)?;
-            let raw_name = child_raw_name(parent.map(|p| p.raw_name.as_str()), delimiter, &level)
-                .map_err(invalid_name)?;
-            state.mail.create_folder(&credentials, &raw_name).await?;
-            format!("Folder '{}' created.", full_label_of(parent, &level))
-        }
-        "rename" => {
-            let folder = changeable(&folders, &form.folder)?;
-            let level = check_level_name(&form.name, folder.delimiter).map_err(invalid_name)?;
-            let parent = parent_raw_name(&folder.raw_name, folder.delimiter);
-            let to_raw = child_raw_name(parent, folder.delimiter, &level).map_err(invalid_name)?;
-            if to_raw == folder.raw_name {
-                format!("Folder '{}' already has that name.", folder.full_label)
-            } else {
-                let mail = &state.mail;
-                let (from, delimiter) = (&folder.raw_name, folder.delimiter);
-                mail.rename_folder(&credentials, from, &to_raw, delimiter)
-                    .await?;
-                format!("Folder '{}' renamed to '{level}'.", folder.full_label)
-            }
-        }
-        "delete" => {
-            let folder = changeable(&folders, &form.folder)?;
-            refuse_with_children(&folders, folder)?;
-            let count = if folder.selectable {
-                state
-                    .mail
-                    .message_count(&credentials, &folder.raw_name)
-                    .await?
-            } else {
-                0
-            };
-            if form.confirmed != "yes" {
-                let view = ConfirmDeleteFolder {
-                    layout: Layout::new(
-                        "Delete folder?".to_owned(),
-                        &signed_in.record.user,
-                        signed_in.csrf_token(),
-                        &folders,
-                        None,
-                    ),
-                    raw_name: folder.raw_name.clone(),
-                    full_label: folder.full_label.clone(),
-                    count,
-                    form_token: new_form_token(),
-                };
+        "create" => create(&state, &signed_in, &folders, &form).await?,
+        "rename" => rename(&state, &signed_in, &folders, &form).await?,
+        "delete" => match delete(&state, &signed_in, &folders, &form).await? {
+            Deleted::Done(said) => said,
+            Deleted::Asking(view) => {
                 signed_in.save().await?;
                 return Ok(html(StatusCode::OK, view.render()));
             }
-            state
-                .mail
-                .delete_folder(&credentials, &folder.raw_name)
-                .await?;
-            format!(
-                "Folder '{}' deleted with {}.",
-                folder.full_label,
-                messages(count)
-            )
-        }
+        },
         "subscribe" | "unsubscribe" => {
             let folder = existing(&folders, &form.folder)?;
             let subscribe = form.action == "subscribe";
+            let credentials = &signed_in.credentials;
             state
                 .mail
-                .set_subscribed(&credentials, &folder.raw_name, subscribe)
+                .set_subscribed(credentials, &folder.raw_name, subscribe)
                 .await?;
             let done = if subscribe {
                 "subscribed to"
@@ -253,6 +197,114 @@ pub async fn change_folder(
     signed_in.record.flash = Some(said);
     signed_in.save().await?;
     Ok(Redirect::to(FOLDERS_PATH).into_response())
+}
+
+/// Creates a folder at the top or inside a listed parent; says what it did.
+async fn create(
+    state: &AppState,
+    signed_in: &SignedIn,
+    folders: &[Folder],
+    form: &FolderForm,
+) -> Result<String, AppError> {
+    let parent = match form.parent.as_str() {
+        "" => None,
+        raw => Some(existing(folders, raw)?),
+    };
+    let delimiter = parent.map_or_else(|| server_delimiter(folders), |p| p.delimiter);
+    let level = check_level_name(&form.name, delimiter).map_err(invalid_name)?;
+    let parent_raw = parent.map(|p| p.raw_name.as_str());
+    let raw_name = child_raw_name(parent_raw, delimiter, &level).map_err(invalid_name)?;
+
+    let credentials = &signed_in.credentials;
+    state.mail.create_folder(credentials, &raw_name).await?;
+    Ok(format!(
+        "Folder '{}' created.",
+        full_label_of(parent, &level)
+    ))
+}
+
+/// Renames a folder that is not special, under the same parent.
+async fn rename(
+    state: &AppState,
+    signed_in: &SignedIn,
+    folders: &[Folder],
+    form: &FolderForm,
+) -> Result<String, AppError> {
+    let folder = changeable(folders, &form.folder)?;
+    let delimiter = folder.delimiter;
+    let level = check_level_name(&form.name, delimiter).map_err(invalid_name)?;
+    let parent = parent_raw_name(&folder.raw_name, delimiter);
+    let to_raw = child_raw_name(parent, delimiter, &level).map_err(invalid_name)?;
+    if to_raw == folder.raw_name {
+        return Ok(format!(
+            "Folder '{}' already has that name.",
+            folder.full_label
+        ));
+    }
+
+    let credentials = &signed_in.credentials;
+    state
+        .mail
+        .rename_folder(credentials, &folder.raw_name, &to_raw, delimiter)
+        .await?;
+    Ok(format!(
+        "Folder '{}' renamed to '{level}'.",
+        folder.full_label
+    ))
+}
+
+/// What a delete form led to.
+enum Deleted {
+    Done(String),
+    /// Not confirmed yet: the page that asks.
+    Asking(Box<ConfirmDeleteFolder>),
+}
+
+/// Deletes a folder that is not special and holds no folders, once the
+/// confirmation page's form says so; until then, that page.
+async fn delete(
+    state: &AppState,
+    signed_in: &SignedIn,
+    folders: &[Folder],
+    form: &FolderForm,
+) -> Result<Deleted, AppError> {
+    let folder = changeable(folders, &form.folder)?;
+    refuse_with_children(folders, folder)?;
+    let credentials = &signed_in.credentials;
+    let count = if folder.selectable {
+        state
+            .mail
+            .message_count(credentials, &folder.raw_name)
+            .await?
+    } else {
+        0
+    };
+
+    if form.confirmed != "yes" {
+        return Ok(Deleted::Asking(Box::new(ConfirmDeleteFolder {
+            layout: Layout::new(
+                "Delete folder?".to_owned(),
+                &signed_in.record.user,
+                signed_in.csrf_token(),
+                folders,
+                None,
+            ),
+            raw_name: folder.raw_name.clone(),
+            full_label: folder.full_label.clone(),
+            count,
+            form_token: new_form_token(),
+        })));
+    }
+
+    state
+        .mail
+        .delete_folder(credentials, &folder.raw_name)
+        .await?;
+    Ok(Deleted::Done(format!(
+        "Folder '{}' deleted with {}.",
+        folder.full_label,
+        messages(count)
+    )))
 }
 
 /// The listed folder with this raw name.
