@@ -696,3 +696,46 @@ async fn the_list_after_an_action_is_served_from_the_updated_cache() {
     }
     node.stop().await;
 }
+
+#[tokio::test]
+async fn tick_all_rows_shows_the_page_with_every_box_ticked_without_script() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = user_with(dovecot, "tick-all", "INBOX", 25);
+    let node = node_for(dovecot, "tick-all").await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    let list = browser.get("/mail/INBOX?page=2&sort=date-asc").await;
+    assert!(list.attrs("td.pick input[checked]", "value").is_empty());
+    let link = list.attrs("p.selection a", "href");
+    assert_eq!(link, ["/mail/INBOX?page=2&sort=date-asc&select=all"]);
+
+    let ticked = browser.get(&link[0]).await;
+    assert_eq!(ticked.status, 200, "{}", ticked.text());
+    let boxes = ticked.attrs("td.pick input[checked]", "value");
+    assert_eq!(boxes.len(), 5, "page 2 of 25 holds 5 rows");
+    assert_eq!(
+        ticked.attrs("p.selection a", "href"),
+        ["/mail/INBOX?page=2&sort=date-asc"]
+    );
+
+    // What a browser sends for the ticked boxes: every row's uid.
+    let uids: Vec<u32> = boxes.iter().map(|b| b.parse().unwrap()).collect();
+    let answer = submit(
+        &browser,
+        &ticked,
+        "/mail/INBOX/actions",
+        "flag",
+        &uid_fields(&uids),
+    )
+    .await;
+    let after = browser.get(&path_of(&answer.location)).await;
+    assert_eq!(after.texts(".flash"), vec!["5 messages flagged."]);
+    let flags = server_flags(dovecot, &user, &password, "INBOX");
+    assert_eq!(
+        flags.values().filter(|f| f.contains("\\Flagged")).count(),
+        5
+    );
+    node.stop().await;
+}

@@ -579,3 +579,80 @@ fn writeln_stderr(line: &str) -> std::io::Result<()> {
     use std::io::Write;
     writeln!(std::io::stderr(), "{line}")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keyboard_moves_through_the_list_opens_flags_and_shows_help() {
+    let Some(setup) = signed_in_browser("browser-keys", 1280, 900).await else {
+        return;
+    };
+    let browser = &setup.browser;
+    browser.wait_for("table.messages", PAGE_WAIT).await;
+    let subjects = browser.texts("table.messages td.subject").await;
+    assert!(subjects.len() >= 2, "{subjects:?}");
+
+    browser.press_keys("jjo").await;
+    let subject = browser.wait_for("h1.subject", PAGE_WAIT).await;
+    assert_eq!(browser.text(&subject).await, subjects[1]);
+
+    // In a message, j and k open the next and the previous one.
+    browser.press_keys("j").await;
+    wait_for_subject(browser, &subjects[2]).await;
+    browser.press_keys("k").await;
+    wait_for_subject(browser, &subjects[1]).await;
+
+    browser.press_keys("u").await;
+    browser.wait_for("table.messages", PAGE_WAIT).await;
+    browser.press_keys("js").await;
+    let flash = browser.wait_for("p.flash", PAGE_WAIT).await;
+    assert_eq!(browser.text(&flash).await, "1 message flagged.");
+    let flagged = browser.texts("table.messages tr.flagged td.subject").await;
+    assert_eq!(flagged, [subjects[0].clone()]);
+
+    // Ticking "select all" ticks every row's box.
+    let all = browser.wait_for("label.select-all input", PAGE_WAIT).await;
+    browser.click(&all).await;
+    let ticked = browser
+        .find_all("td.pick input[name=uid]:checked")
+        .await
+        .len();
+    assert_eq!(ticked, subjects.len());
+
+    // Keys typed into a text field stay there.
+    browser.goto(&setup.node.url("/folders")).await;
+    let name = browser.wait_for("input#new-name", PAGE_WAIT).await;
+    let path = screenshot_dir().join("folders-desktop.png");
+    std::fs::write(&path, browser.screenshot().await)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    browser.click(&name).await;
+    browser.press_keys("j?u").await;
+    let typed = browser
+        .execute("return document.getElementById('new-name').value;", vec![])
+        .await;
+    assert_eq!(typed, json!("j?u"));
+    assert!(browser.current_url().await.ends_with("/folders"));
+
+    // Escape (WebDriver's key U+E00C) leaves the field; then ? works.
+    browser.press_keys("\u{E00C}?").await;
+    browser.wait_for("table.shortcuts", PAGE_WAIT).await;
+    assert!(browser.current_url().await.ends_with("/help"));
+    let path = screenshot_dir().join("help-desktop.png");
+    std::fs::write(&path, browser.screenshot().await)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    setup.stop().await;
+}
+
+/// Waits until the message page shows `subject` as its heading.
+async fn wait_for_subject(browser: &Chromium, subject: &str) {
+    let deadline = std::time::Instant::now() + PAGE_WAIT;
+    loop {
+        let shown = browser.texts("h1.subject").await;
+        if shown.first().map(String::as_str) == Some(subject) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page never showed {subject:?}; it shows {shown:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -255,6 +255,43 @@ impl MailService {
         }))
     }
 
+    /// The messages before and after `uid` in the list's `order`, for the
+    /// message view's "Previous" and "Next"; none across a changed
+    /// UIDVALIDITY or for a message no longer in the folder.
+    pub async fn adjacent(
+        &self,
+        credentials: &Credentials,
+        raw_name: &str,
+        uidvalidity: u32,
+        uid: u32,
+        order: SortOrder,
+    ) -> Result<(Option<Neighbour>, Option<Neighbour>), MailError> {
+        let account = credentials.user.as_str();
+        let mut connection = self.pool.borrow(credentials, Some(raw_name)).await?;
+        let state = self
+            .validated_state(&mut connection, account, raw_name, order)
+            .await?;
+        if lock(&state).uidvalidity != uidvalidity {
+            return Ok((None, None));
+        }
+        let (list, _) = self
+            .sorted_list(&mut connection, account, raw_name, &state, order)
+            .await?;
+        self.absorb_events(&mut connection, account);
+
+        let Some(position) = list.iter().position(|u| *u == uid) else {
+            return Ok((None, None));
+        };
+        let page_size = self.page_size.max(1);
+        let at = |index: usize| Neighbour {
+            uid: list[index],
+            page: index / page_size + 1,
+        };
+        let previous = position.checked_sub(1).map(at);
+        let next = (position + 1 < list.len()).then(|| at(position + 1));
+        Ok((previous, next))
+    }
+
     /// The folder with a special use, from the folder list.
     pub async fn folder_with_role(
         &self,

@@ -83,6 +83,9 @@ pub struct Folder {
     pub selectable: bool,
     pub unseen: Option<u32>,
     pub total: Option<u32>,
+    /// The server's hierarchy delimiter for this name; `None` for a flat
+    /// name space.
+    pub delimiter: Option<char>,
 }
 
 impl MailService {
@@ -123,6 +126,17 @@ impl MailService {
         if !in_line {
             self.count_folders_in_background(credentials);
         }
+        Ok(folders)
+    }
+
+    /// The folder list as the server has it now, with every folder's counts,
+    /// ignoring the cached one (which is replaced): for pages that change
+    /// folders, where a folder another program made or removed a moment ago
+    /// must be right.
+    pub async fn fresh_folders(&self, credentials: &Credentials) -> Result<Vec<Folder>, MailError> {
+        let folders = retry_read_once!(self, self.folders_once(credentials, true).await)?;
+        self.cache
+            .store_folders(&credentials.user, folders.clone(), true);
         Ok(folders)
     }
 
@@ -291,6 +305,7 @@ pub fn arrange(listed: &[ListedMailbox]) -> Vec<Folder> {
             selectable: !is_noselect(mailbox),
             unseen: None,
             total: None,
+            delimiter: mailbox.delimiter,
         })
         .collect();
 
@@ -318,6 +333,7 @@ pub fn arrange(listed: &[ListedMailbox]) -> Vec<Folder> {
                 selectable: !is_noselect(mailbox),
                 unseen: None,
                 total: None,
+                delimiter: mailbox.delimiter,
             });
             continue;
         }
@@ -334,6 +350,7 @@ pub fn arrange(listed: &[ListedMailbox]) -> Vec<Folder> {
                     selectable: false,
                     unseen: None,
                     total: None,
+                    delimiter: mailbox.delimiter,
                 });
             }
         }
@@ -347,6 +364,7 @@ pub fn arrange(listed: &[ListedMailbox]) -> Vec<Folder> {
             selectable: !is_noselect(mailbox),
             unseen: None,
             total: None,
+            delimiter: mailbox.delimiter,
         });
     }
     folders

@@ -11,6 +11,7 @@ mod actions;
 mod client_sort;
 mod folders;
 mod listing;
+mod manage;
 mod message;
 mod query;
 mod search;
@@ -26,6 +27,7 @@ use crate::pool::{ImapPool, PoolError};
 pub use actions::{ActionOutcome, FlagChange, Neighbour, Selection};
 pub use folders::{Folder, FolderRole};
 pub use listing::{MailboxPage, MessageRow, PageRequest, SortField, SortOrder};
+pub use manage::{check_level_name, child_raw_name, parent_raw_name, NameProblem};
 pub use message::OpenedMessage;
 pub use query::{
     split_terms, DateBound, QueryProblem, SearchField, SearchInput, SearchQuery, MAX_TERMS,
@@ -59,6 +61,16 @@ pub enum MailError {
     MessageTooLarge { limit: usize },
     #[error("mail server refused a search; try other words")]
     SearchRefused,
+    #[error("a folder of that name exists already")]
+    FolderExists,
+    /// The server declined to create, rename, delete or (un)subscribe a
+    /// folder; `code` is its response code, if it gave one.
+    #[error("mail server refused the folder change")]
+    FolderRefused {
+        code: Option<String>,
+        #[source]
+        source: ImapError,
+    },
     #[error("mail server failed a command")]
     Imap(#[source] ImapError),
 }
@@ -67,6 +79,7 @@ impl From<ImapError> for MailError {
     fn from(error: ImapError) -> MailError {
         match error {
             ImapError::MailboxNotFound { .. } => MailError::MailboxNotFound,
+            ImapError::AlreadyExists { .. } => MailError::FolderExists,
             other => MailError::Imap(other),
         }
     }

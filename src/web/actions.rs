@@ -19,8 +19,10 @@
 //!   store remembers that a form was applied, not where it led).
 //! - Removing a message for good from its view asks for confirmation on a
 //!   page that goes back to the list afterwards, not to the neighbour.
-//! - The pages use no script, so ticking "select all" does not tick the
-//!   rows' boxes; it is applied by the server.
+//! - Without script, ticking "select all" does not tick the rows' boxes
+//!   (the server applies it to every row of the page; "Tick all rows"
+//!   shows the page with the boxes ticked instead). With the shortcuts
+//!   script it ticks them, and unticking a row unticks it.
 
 use askama::Template;
 use axum::extract::rejection::{FormRejection, PathRejection};

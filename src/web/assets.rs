@@ -1,4 +1,5 @@
-//! Fixed resources: the stylesheet, the metrics page and the page for
+//! Fixed resources: the stylesheet, the keyboard shortcuts script, the
+//! metrics page and the page for
 //! addresses that lead nowhere.
 
 use std::sync::atomic::Ordering;
@@ -10,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::{AppError, AppState};
 
 const STYLESHEET: &str = include_str!("../../static/style.css");
+const SHORTCUTS_SCRIPT: &str = include_str!("../../static/shortcuts.js");
 
 pub async fn stylesheet() -> Response {
     (
@@ -18,6 +20,18 @@ pub async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         STYLESHEET,
+    )
+        .into_response()
+}
+
+/// The keyboard shortcuts. Every page works without it.
+pub async fn shortcuts_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SHORTCUTS_SCRIPT,
     )
         .into_response()
 }

@@ -61,6 +61,14 @@ pub enum AppError {
     MessageGone,
     #[error("message too large")]
     MessageTooLarge,
+    /// A folder was not created, renamed, deleted or (un)subscribed; the
+    /// message says why and what to do. `invalid_input` for a name refused
+    /// before anything was sent (400), else the server declined (409).
+    #[error("folder not changed")]
+    FolderNotChanged {
+        message: String,
+        invalid_input: bool,
+    },
     #[error("request too large")]
     TooLarge(&'static str),
     /// More request headers than a page is served for, mostly cookies.
@@ -92,6 +100,26 @@ impl From<MailError> for AppError {
             MailError::MessageGone => AppError::MessageGone,
             MailError::MessageTooLarge { .. } => AppError::MessageTooLarge,
             MailError::SearchRefused => AppError::SearchRefused,
+            MailError::FolderExists => AppError::FolderNotChanged {
+                message: "A folder of that name exists already. Choose another name.".to_owned(),
+                invalid_input: false,
+            },
+            MailError::FolderRefused { code, source } => {
+                let server_text = match &source {
+                    mailfront_imap::ImapError::CommandFailed { text, .. } => text.as_str(),
+                    _ => "",
+                };
+                tracing::debug!(
+                    error = %chain(&source),
+                    code = code.as_deref().unwrap_or(""),
+                    server_text,
+                    "folder change refused"
+                );
+                AppError::FolderNotChanged {
+                    message: folder_refusal_text(code.as_deref()).to_owned(),
+                    invalid_input: false,
+                }
+            }
             MailError::Pool(pool) => pool.into(),
             MailError::Imap(imap) => imap_error_page(imap),
         }
@@ -146,6 +174,26 @@ impl From<StoreError> for AppError {
 impl From<askama::Error> for AppError {
     fn from(error: askama::Error) -> AppError {
         AppError::Internal(format!("template failed: {error}"))
+    }
+}
+
+/// Our words for a server's refusal of a folder change, by response code
+/// (RFC 5530). The server's own text is logged, never shown.
+fn folder_refusal_text(code: Option<&str>) -> &'static str {
+    match code.map(str::to_ascii_uppercase).as_deref() {
+        Some("ALREADYEXISTS") => "A folder of that name exists already. Choose another name.",
+        Some("CANNOT") => {
+            "The mail server cannot use this folder name. Choose another name, for example \
+             one without punctuation at its start or end."
+        }
+        Some("NOPERM") => "You may not change this folder on this mail server.",
+        Some("INUSE") => "The folder is in use by another program. Try again in a moment.",
+        Some("LIMIT") => "The mail server allows no more folders, or no deeper folders, here.",
+        Some("OVERQUOTA") => "Your mailbox is full, so the mail server made no new folder.",
+        Some("NONEXISTENT") | Some("TRYCREATE") => {
+            "This folder does not exist (any more). It may have been renamed or deleted."
+        }
+        _ => "The mail server refused this change to the folder. Check the name and try again.",
     }
 }
 
@@ -258,6 +306,21 @@ impl IntoResponse for AppError {
                 SEARCH_REFUSED,
                 SEARCH_REFUSED_HINT,
                 inbox,
+                None,
+            ),
+            AppError::FolderNotChanged {
+                message,
+                invalid_input,
+            } => (
+                if *invalid_input {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::CONFLICT
+                },
+                "Folder not changed",
+                message.as_str(),
+                "Nothing was changed. Go back to your folders and try again.",
+                Some(("/folders", "Back to your folders")),
                 None,
             ),
             AppError::TooLarge(what) => (

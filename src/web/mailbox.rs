@@ -42,6 +42,11 @@ struct MailboxView {
     uidvalidity: u32,
     sort_token: String,
     search: SearchBox,
+    /// Every row's box is ticked ("Tick all rows" was followed).
+    all_ticked: bool,
+    /// This page with every box ticked, and with none.
+    tick_all_url: String,
+    untick_url: String,
 }
 
 struct RowView {
@@ -83,6 +88,8 @@ pub struct MailboxQuery {
     before: Option<String>,
     #[serde(flatten)]
     search: SearchParams,
+    /// `all`: show the page with every row's box ticked (no script needed).
+    select: Option<String>,
 }
 
 pub async fn go_to_inbox(_signed_in: SignedIn) -> Redirect {
@@ -186,6 +193,7 @@ pub async fn show_mailbox(
     );
     let actions = ActionBar::new(list_actions_url(&raw_name), &folders, &raw_name);
     let mut view = build_view(&state, layout, label, &listing, role, actions, search_box);
+    view.all_ticked = query.select.as_deref() == Some("all");
     view.flash = signed_in.record.flash.take();
     let sort_changed = asked.is_some_and(|order| remember_sort(&mut signed_in, &raw_name, order));
     if view.flash.is_some() || sort_changed {
@@ -214,7 +222,7 @@ fn nothing_listed(raw_name: &str, sort: SortOrder) -> MailboxPage {
 const REMEMBERED_SORTS: usize = 100;
 
 /// The order remembered for a folder, else newest arrival first.
-fn remembered_sort(signed_in: &SignedIn, raw_name: &str) -> SortOrder {
+pub(super) fn remembered_sort(signed_in: &SignedIn, raw_name: &str) -> SortOrder {
     signed_in
         .record
         .folder_sort
@@ -365,6 +373,9 @@ fn build_view(
         flash: None,
         actions,
         uidvalidity: listing.uidvalidity,
+        all_ticked: false,
+        tick_all_url: format!("{}&select=all", link(listing.page)),
+        untick_url: link(listing.page),
         sort_token,
         search,
     }

@@ -48,6 +48,9 @@ struct MessagePage {
     page: i64,
     /// The search the message was opened from, for the action form.
     search_fields: Vec<HiddenField>,
+    /// The messages before and after this one in the list's order.
+    previous_url: Option<String>,
+    next_url: Option<String>,
 }
 
 /// The headers, body and attachments of one message, also used for a
@@ -160,6 +163,23 @@ pub async fn show_message(
     if flash.is_some() {
         signed_in.save().await?;
     }
+    let sort = super::mailbox::remembered_sort(&signed_in, &at.mailbox);
+    let adjacent = state
+        .mail
+        .adjacent(&credentials, &at.mailbox, at.uidvalidity, at.uid, sort)
+        .await;
+    // The links are a convenience: the message is shown without them.
+    let (previous, next) = adjacent.unwrap_or_else(|error| {
+        tracing::debug!(%error, "neighbours of a message unknown");
+        (None, None)
+    });
+    let neighbour_url = |n: crate::mail::Neighbour| {
+        format!(
+            "{}?page={}",
+            paths::message(&at.mailbox, at.uidvalidity, n.uid),
+            n.page
+        )
+    };
     let actions = ActionBar::new(
         message_actions_url(&at.mailbox, at.uidvalidity, at.uid),
         &folders,
@@ -196,6 +216,8 @@ pub async fn show_message(
         actions: Some(actions),
         page: page_number,
         search_fields: fields_of(searched.as_ref()),
+        previous_url: previous.map(neighbour_url),
+        next_url: next.map(neighbour_url),
     };
     let mut response = html(StatusCode::OK, page.render());
     response.headers_mut().insert(
@@ -372,6 +394,8 @@ pub async fn show_attached_message(
         actions: None,
         page: 1,
         search_fields: Vec::new(),
+        previous_url: None,
+        next_url: None,
     };
     Ok(html(StatusCode::OK, page.render()))
 }

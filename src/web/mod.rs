@@ -9,7 +9,9 @@
 mod actions;
 mod assets;
 mod error;
+mod folders;
 mod format;
+mod help;
 mod listener;
 mod login;
 mod mailbox;
@@ -115,7 +117,13 @@ pub fn app(state: AppState) -> Router {
         .merge(mail_routes)
         .route("/login", get(login::show_login).post(login::submit_login))
         .route("/logout", post(login::submit_logout))
+        .route(
+            folders::FOLDERS_PATH,
+            get(folders::show_folders).post(folders::change_folder),
+        )
+        .route("/help", get(help::show_help))
         .route("/static/style.css", get(assets::stylesheet))
+        .route("/static/shortcuts.js", get(assets::shortcuts_script))
         .route("/metrics", get(assets::metrics))
         .fallback(assets::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
@@ -187,14 +195,19 @@ async fn plain_rejections_as_pages(request: Request, next: Next) -> Response<Bod
 }
 
 /// The headers every page carries unless its handler set its own.
+///
+/// Scripts may come only from this site's own files (`script-src 'self'`,
+/// no inline code, no `eval`): that admits the keyboard shortcuts file and
+/// nothing a message could bring. Message bodies never get this policy:
+/// their handlers set their own, which allows no script at all.
 async fn security_headers(request: Request, next: Next) -> Response<Body> {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let defaults = [
         (
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),

@@ -297,6 +297,21 @@ impl Chromium {
         value.as_array().map_or(0, Vec::len)
     }
 
+    /// Types `keys` one after the other, as key presses on whatever has the
+    /// focus (the page itself when nothing does).
+    pub async fn press_keys(&self, keys: &str) {
+        let mut actions = Vec::new();
+        for key in keys.chars() {
+            actions.push(json!({ "type": "keyDown", "value": key.to_string() }));
+            actions.push(json!({ "type": "keyUp", "value": key.to_string() }));
+        }
+        let body = json!({
+            "actions": [{ "type": "key", "id": "keyboard", "actions": actions }]
+        });
+        self.command("POST", "/actions", body).await;
+        self.command("DELETE", "/actions", Value::Null).await;
+    }
+
     /// A PNG of the viewport.
     pub async fn screenshot(&self) -> Vec<u8> {
         let value = self.command("GET", "/screenshot", Value::Null).await;

@@ -932,3 +932,41 @@ async fn a_malformed_sort_keys_answer_is_asked_again_without_header_fields() {
     conn.logout().await;
     server.finish().await;
 }
+
+#[tokio::test]
+async fn subscriptions_are_listed_added_and_removed_with_quoted_names() {
+    let text = format!(
+        "{LOGGED_IN}\
+         C: a2 LSUB \"\" \"*\"\n\
+         S: * LSUB () \"/\" INBOX\nS: * LSUB (\\Noselect) \"/\" \"Old &AOQ-\"\nS: a2 OK done\n\
+         C: a3 SUBSCRIBE \"Projekt &AOQ-\"\nS: a3 OK done\n\
+         C: a4 UNSUBSCRIBE \"a\\\"b\"\nS: a4 OK done\n\
+         C: a5 SUBSCRIBE \"Gone\"\nS: a5 NO [NONEXISTENT] no\n"
+    );
+    let exact = ["LSUB", "SUBSCRIBE", "UNSUBSCRIBE"];
+    let server = FakeServer::start(script(&text, Ending::Serve).exact(&exact)).await;
+    let mut conn = connect_and_login(server.addr).await;
+
+    let subscribed = conn.list_subscribed().await.unwrap();
+    let names: Vec<&str> = subscribed.iter().map(|m| m.raw_name.as_str()).collect();
+    assert_eq!(names, ["INBOX", "Old &AOQ-"]);
+    assert!(subscribed[1].has_attribute("\\noselect"));
+    conn.subscribe("Projekt &AOQ-").await.unwrap();
+    conn.unsubscribe("a\"b").await.unwrap();
+    assert!(matches!(
+        conn.subscribe("Gone").await,
+        Err(ImapError::MailboxNotFound { .. })
+    ));
+    assert!(conn.is_usable());
+    conn.logout().await;
+
+    let sent = untagged(&server.finish().await);
+    assert_eq!(
+        sent[1..4],
+        [
+            "LSUB \"\" \"*\"\r\n",
+            "SUBSCRIBE \"Projekt &AOQ-\"\r\n",
+            "UNSUBSCRIBE \"a\\\"b\"\r\n",
+        ]
+    );
+}

@@ -1,5 +1,6 @@
-//! Mailbox commands: LIST, STATUS, SELECT/EXAMINE, CREATE, RENAME and
-//! DELETE (RFC 3501 section 6.3, RFC 6154, RFC 7162).
+//! Mailbox commands: LIST, LSUB, STATUS, SELECT/EXAMINE, CREATE, RENAME,
+//! DELETE, SUBSCRIBE and UNSUBSCRIBE (RFC 3501 section 6.3, RFC 6154,
+//! RFC 7162).
 //!
 //! Names go out exactly as the server sent them in LIST (never re-encoded),
 //! quoted or as literals. A missing mailbox is reported as
@@ -203,5 +204,49 @@ impl Connection {
             .map_err(|e| mailbox_refusal(e, raw_name))?;
         self.mailbox.forget_selection_of(raw_name);
         Ok(())
+    }
+
+    /// Lists the subscribed mailboxes (`LSUB "" "*"`). LSUB is used rather
+    /// than `LIST (SUBSCRIBED)` because every IMAP4rev1 server has it; the
+    /// answers come back as [`ListedMailbox`] values like LIST's.
+    #[instrument(level = "debug", parent = &self.span, skip_all)]
+    pub async fn list_subscribed(&mut self) -> Result<Vec<ListedMailbox>, ImapError> {
+        let command = Command::new("LSUB").raw(" \"\" \"*\"");
+        let mut listed = Vec::new();
+        self.execute(
+            command,
+            self.policy(Stage::Command),
+            |response| match response {
+                Untagged::List(mailbox) => {
+                    listed.push(mailbox);
+                    None
+                }
+                other => Some(other),
+            },
+        )
+        .await?;
+        Ok(listed)
+    }
+
+    /// Adds a mailbox to the subscription list.
+    #[instrument(level = "debug", parent = &self.span, skip_all)]
+    pub async fn subscribe(&mut self, raw_name: &str) -> Result<(), ImapError> {
+        let command = Command::new("SUBSCRIBE").string(raw_name.as_bytes());
+        let result = self
+            .execute(command, self.policy(Stage::Command), Some)
+            .await;
+        result.map(|_| ()).map_err(|e| mailbox_refusal(e, raw_name))
+    }
+
+    /// Removes a mailbox from the subscription list. Servers accept this
+    /// for a name that no longer exists, which is how a stale subscription
+    /// is cleaned up.
+    #[instrument(level = "debug", parent = &self.span, skip_all)]
+    pub async fn unsubscribe(&mut self, raw_name: &str) -> Result<(), ImapError> {
+        let command = Command::new("UNSUBSCRIBE").string(raw_name.as_bytes());
+        let result = self
+            .execute(command, self.policy(Stage::Command), Some)
+            .await;
+        result.map(|_| ()).map_err(|e| mailbox_refusal(e, raw_name))
     }
 }
