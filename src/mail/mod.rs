@@ -9,6 +9,7 @@
 
 mod actions;
 mod client_sort;
+mod filing;
 mod folders;
 mod listing;
 mod message;
@@ -22,6 +23,7 @@ use crate::cache::MailCache;
 use crate::metrics::Metrics;
 use crate::pool::{ImapPool, PoolError};
 pub use actions::{ActionOutcome, FlagChange, Neighbour, Selection};
+pub use filing::FiledCopy;
 pub use folders::{Folder, FolderRole};
 pub use listing::{MailboxPage, MessageRow, PageRequest, SortField, SortOrder};
 pub use message::OpenedMessage;
@@ -49,6 +51,10 @@ pub enum MailError {
     MessageGone,
     #[error("message is larger than this server shows ({limit} bytes)")]
     MessageTooLarge { limit: usize },
+    #[error("the account has no folder for {0:?}")]
+    NoFolderWithRole(FolderRole),
+    #[error("the mail server refused to store a message: the account is full")]
+    OverQuota,
     #[error("mail server failed a command")]
     Imap(#[source] ImapError),
 }

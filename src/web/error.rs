@@ -42,6 +42,8 @@ pub enum AppError {
     },
     #[error("form expired or forged")]
     FormExpired,
+    #[error("message already sent")]
+    AlreadySent,
     #[error("bad request: {0}")]
     BadRequest(&'static str),
     #[error("page not found")]
@@ -73,6 +75,9 @@ impl From<MailError> for AppError {
             MailError::MessageGone => AppError::MessageGone,
             MailError::MessageTooLarge { .. } => AppError::MessageTooLarge,
             MailError::Pool(pool) => pool.into(),
+            MailError::NoFolderWithRole(_) | MailError::OverQuota => {
+                AppError::Internal(chain(&error))
+            }
             MailError::Imap(imap) => {
                 if imap.is_connection_lost() {
                     AppError::MailServerUnreachable(chain(&imap))
@@ -167,6 +172,14 @@ impl IntoResponse for AppError {
                 "Form expired",
                 "This form has expired or did not come from this site, so nothing was changed.",
                 "Go back, reload the page and try again.",
+                inbox,
+                None,
+            ),
+            AppError::AlreadySent => (
+                StatusCode::CONFLICT,
+                "Already sent",
+                "This message was already sent, so it was not sent again.",
+                "You will find it in your Sent folder.",
                 inbox,
                 None,
             ),

@@ -19,6 +19,7 @@ use mailfront_mime::{
 use serde::Deserialize;
 
 use super::actions::{message_actions_url, ActionBar};
+use super::compose::ComposeLinks;
 use super::error::html;
 use super::signed_in::SignedIn;
 use super::views::Layout;
@@ -43,6 +44,9 @@ struct MessagePage {
     flash: Option<String>,
     /// None for a forwarded message shown inside another.
     actions: Option<ActionBar>,
+    /// Reply, forward and (in Drafts) edit; None for a forwarded message
+    /// shown inside another.
+    compose: Option<ComposeLinks>,
     page: i64,
 }
 
@@ -142,6 +146,9 @@ pub async fn show_message(
         );
 
     let has_html = contains_html(&view);
+    let is_draft = folders
+        .iter()
+        .any(|f| f.raw_name == at.mailbox && f.role == Some(crate::mail::FolderRole::Drafts));
     let mut section = section_for(&state, &view, &base, "");
     if view.date.is_none() {
         section.date = format::full_date(opened.internal_date, state.settings.time_zone);
@@ -181,6 +188,12 @@ pub async fn show_message(
             .any(|f| f.eq_ignore_ascii_case("\\Flagged")),
         flash,
         actions: Some(actions),
+        compose: Some(ComposeLinks::for_message(
+            &at.mailbox,
+            at.uidvalidity,
+            at.uid,
+            is_draft,
+        )),
         page: page_number,
     };
     let mut response = html(StatusCode::OK, page.render());
@@ -356,6 +369,7 @@ pub async fn show_attached_message(
         flagged: false,
         flash: None,
         actions: None,
+        compose: None,
         page: 1,
     };
     Ok(html(StatusCode::OK, page.render()))

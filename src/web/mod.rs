@@ -8,6 +8,7 @@
 
 mod actions;
 mod assets;
+mod compose;
 mod error;
 mod format;
 mod login;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::handler::Handler;
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -47,6 +49,8 @@ pub struct AppState {
 pub struct AppShared {
     pub settings: Settings,
     pub mail: MailService,
+    /// Sends what users write; holds no connection between sends.
+    pub submitter: crate::outgoing::Submitter,
     pub sessions: Arc<dyn SessionStore>,
     pub locks: Arc<dyn SessionLocks>,
     /// The same locks when they are this process's own, for their counters.
@@ -75,9 +79,20 @@ impl std::ops::Deref for AppState {
 
 /// The whole web application.
 pub fn app(state: AppState) -> Router {
+    // Files already attached travel back in the form in base64 (4/3 of
+    // their size), beside up to the limit of new ones.
+    let upload_limit = state.settings.max_upload_bytes;
+    let compose_body_limit = upload_limit
+        .saturating_add(upload_limit / 3)
+        .saturating_add(1 << 20);
     let mail_routes = Router::new()
         .route("/", get(mailbox::go_to_inbox))
         .route("/mail/{mailbox}", get(mailbox::show_mailbox))
+        .route(
+            "/compose",
+            get(compose::show_compose)
+                .post(compose::submit_compose.layer(DefaultBodyLimit::max(compose_body_limit))),
+        )
         .route("/mail/{mailbox}/actions", post(actions::act_on_list))
         .route(
             "/mail/{mailbox}/{uidvalidity}/{uid}",

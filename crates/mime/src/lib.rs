@@ -35,6 +35,7 @@ mod header;
 mod html_text;
 mod params;
 mod problem;
+mod reading;
 mod render;
 mod sanitize;
 mod text;
@@ -49,6 +50,7 @@ pub use extract::{
 };
 pub use header::decode_header;
 pub use problem::Problem;
+pub use reading::{header_value, plain_text};
 pub use render::render_message;
 pub use sanitize::{sanitize_html, SanitizedHtml};
 pub use text::text_to_html;

@@ -1,0 +1,921 @@
+//! Writing mail: the compose page, reply, reply all, forward (inline or as
+//! an attached message), editing a saved draft, and the form's three
+//! actions: Send, Save draft and Attach.
+//!
+//! The form is plain HTML (no script) posted as multipart/form-data with the
+//! session's CSRF token and a one-time form token. The form token is spent
+//! only by a send that the SMTP server accepted, so a double click on Send
+//! sends once (the second post gets the "already sent" page), while a failed
+//! send, a saved draft or an attached file shows the same form again with
+//! everything typed kept. Files attached earlier travel back in the form as
+//! hidden fields, so nothing is kept on the server between requests.
+//!
+//! # Limitations
+//!
+//! - Files already attached go back and forth with every re-shown form, in
+//!   base64: a form with 20 MiB of files costs about 27 MiB each way.
+//! - A reopened draft no longer knows the message it answers or forwards,
+//!   so sending it sets no `\Answered` or `$Forwarded` mark there.
+//! - Messages are plain text only.
+
+use std::time::SystemTime;
+
+use askama::Template;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Multipart, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use lettre::message::Mailbox;
+use lettre::Address;
+use mailfront_mime::{header_value, plain_text, render_message, MailAddress, RenderOptions};
+use serde::Deserialize;
+
+use super::error::html;
+use super::message::{query_or_default, without_format_controls};
+use super::signed_in::SignedIn;
+use super::views::Layout;
+use super::{format, paths, AppError, AppState};
+use crate::mail::{FlagChange, FolderRole, MailError, Selection};
+use crate::outgoing::{parse_mailboxes, FileAttachment, Letter, SendError};
+use crate::session::new_form_token;
+
+/// What the page was opened for, and what sending it does to the original.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    New,
+    Reply,
+    ReplyAll,
+    Forward,
+    ForwardAttached,
+    EditDraft,
+}
+
+impl Mode {
+    fn parse(text: &str) -> Option<Mode> {
+        Some(match text {
+            "reply" => Mode::Reply,
+            "reply-all" => Mode::ReplyAll,
+            "forward" => Mode::Forward,
+            "forward-attached" => Mode::ForwardAttached,
+            "draft" => Mode::EditDraft,
+            _ => return None,
+        })
+    }
+
+    /// The mark sending leaves on the original, by the form's
+    /// `origin_kind`.
+    fn mark_for(origin_kind: &str) -> Option<FlagChange> {
+        match origin_kind {
+            "reply" => Some(FlagChange::MarkAnswered),
+            "forward" => Some(FlagChange::MarkForwarded),
+            _ => None,
+        }
+    }
+}
+
+/// The links of a message page that open the compose page.
+pub struct ComposeLinks {
+    pub reply: String,
+    pub reply_all: String,
+    pub forward: String,
+    pub forward_attached: String,
+    /// Only for a message in the Drafts folder.
+    pub edit_draft: Option<String>,
+}
+
+impl ComposeLinks {
+    pub fn for_message(raw_name: &str, uidvalidity: u32, uid: u32, is_draft: bool) -> Self {
+        let link = |mode: &str| {
+            format!(
+                "/compose?mode={mode}&mailbox={}&uidvalidity={uidvalidity}&uid={uid}",
+                paths::encode_query(raw_name)
+            )
+        };
+        ComposeLinks {
+            reply: link("reply"),
+            reply_all: link("reply-all"),
+            forward: link("forward"),
+            forward_attached: link("forward-attached"),
+            edit_draft: is_draft.then(|| link("draft")),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct ComposeQuery {
+    mode: Option<String>,
+    mailbox: Option<String>,
+    uidvalidity: Option<u32>,
+    uid: Option<u32>,
+}
+
+/// A file of the form, attached earlier or carried from an original.
+#[derive(Clone)]
+pub struct KeptFile {
+    pub name: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+impl KeptFile {
+    pub fn data_base64(&self) -> String {
+        STANDARD.encode(&self.data)
+    }
+
+    pub fn size_label(&self) -> String {
+        format::size(self.data.len() as u64)
+    }
+}
+
+/// Everything the form holds, as typed.
+#[derive(Default)]
+pub struct ComposeForm {
+    pub form_token: String,
+    pub message_id: String,
+    pub to: String,
+    pub cc: String,
+    pub bcc: String,
+    pub subject: String,
+    pub body: String,
+    pub in_reply_to: String,
+    pub references: String,
+    /// "reply", "forward" or empty: what sending marks on the original.
+    pub origin_kind: String,
+    pub origin_mailbox: String,
+    pub origin_uidvalidity: String,
+    pub origin_uid: String,
+    pub kept: Vec<KeptFile>,
+}
+
+#[derive(Template)]
+#[template(path = "compose.html")]
+struct ComposePage {
+    layout: Layout,
+    heading: &'static str,
+    from: String,
+    form: ComposeForm,
+    notice: Option<String>,
+    problem: Option<String>,
+    sending_enabled: bool,
+    upload_limit: String,
+}
+
+/// `GET /compose`: an empty form, or one filled from a message.
+pub async fn show_compose(
+    State(state): State<AppState>,
+    mut signed_in: SignedIn,
+    query: Result<Query<ComposeQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let query = query_or_default(query);
+    let sender = sender_mailbox(&state, &signed_in)?;
+    let mut form = ComposeForm {
+        form_token: new_form_token(),
+        message_id: new_message_id(&sender.email),
+        ..ComposeForm::default()
+    };
+
+    let mode = match query.mode.as_deref() {
+        None | Some("") | Some("new") => Mode::New,
+        Some(other) => Mode::parse(other).ok_or(AppError::BadRequest("unknown compose mode"))?,
+    };
+    if mode != Mode::New {
+        let (Some(raw_name), Some(uidvalidity), Some(uid)) =
+            (query.mailbox, query.uidvalidity, query.uid)
+        else {
+            return Err(AppError::BadRequest("the message to answer is not named"));
+        };
+        let opened = state
+            .mail
+            .open_message(&signed_in.credentials, &raw_name, uidvalidity, uid, false)
+            .await?;
+        fill_from_original(&state, &mut form, mode, &sender, &opened.raw);
+        if matches!(
+            mode,
+            Mode::Reply | Mode::ReplyAll | Mode::Forward | Mode::ForwardAttached
+        ) {
+            form.origin_kind = match mode {
+                Mode::Reply | Mode::ReplyAll => "reply",
+                _ => "forward",
+            }
+            .to_owned();
+            form.origin_mailbox = raw_name;
+            form.origin_uidvalidity = uidvalidity.to_string();
+            form.origin_uid = uid.to_string();
+        }
+    }
+
+    let heading = match mode {
+        Mode::New => "New message",
+        Mode::Reply | Mode::ReplyAll => "Reply",
+        Mode::Forward | Mode::ForwardAttached => "Forward",
+        Mode::EditDraft => "Edit draft",
+    };
+    let page = compose_page(&state, &signed_in, heading, &sender, form, None, None).await?;
+    signed_in.save().await?;
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+/// `POST /compose`: Send, Save draft or Attach.
+pub async fn submit_compose(
+    State(state): State<AppState>,
+    mut signed_in: SignedIn,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, AppError> {
+    let limit = state.settings.max_upload_bytes;
+    let multipart = multipart.map_err(|_| AppError::BadRequest("the form could not be read"))?;
+    let posted = read_posted(multipart, limit).await?;
+    signed_in.check_csrf(&posted.csrf)?;
+    if posted.form.form_token.is_empty() {
+        return Err(AppError::FormExpired);
+    }
+    if signed_in
+        .record
+        .was_form_token_applied(&posted.form.form_token)
+    {
+        return Err(AppError::AlreadySent);
+    }
+
+    let sender = sender_mailbox(&state, &signed_in)?;
+    let mut form = posted.form;
+    if form.message_id.is_empty() || !is_message_id(&form.message_id) {
+        form.message_id = new_message_id(&sender.email);
+    }
+    let letter = match letter_from(&form, &sender) {
+        Ok(letter) => letter,
+        Err(problem) => {
+            return reshow(&state, &signed_in, &sender, form, None, Some(problem), 422).await;
+        }
+    };
+
+    match posted.action.as_str() {
+        "attach" => {
+            let notice = "Attached. Nothing is sent until you press Send.".to_owned();
+            reshow(&state, &signed_in, &sender, form, Some(notice), None, 200).await
+        }
+        "save" => save_draft(&state, &signed_in, &sender, form, &letter).await,
+        "send" => send(&state, &mut signed_in, &sender, form, &letter).await,
+        _ => Err(AppError::BadRequest("unknown compose action")),
+    }
+}
+
+/// Files a new version of the draft and removes the older ones.
+async fn save_draft(
+    state: &AppState,
+    signed_in: &SignedIn,
+    sender: &Mailbox,
+    form: ComposeForm,
+    letter: &Letter,
+) -> Result<Response, AppError> {
+    let bytes = letter
+        .to_bytes(true)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let credentials = &signed_in.credentials;
+    let filed = state
+        .mail
+        .file_message(
+            credentials,
+            FolderRole::Drafts,
+            &["\\Draft", "\\Seen"],
+            &bytes,
+        )
+        .await;
+    let filed = match filed {
+        Ok(filed) => filed,
+        Err(error) => {
+            let problem = filing_problem(error, "draft")?;
+            return reshow(state, signed_in, sender, form, None, Some(problem), 507).await;
+        }
+    };
+
+    let removed = state
+        .mail
+        .remove_by_message_id(credentials, &filed.raw_name, &form.message_id, filed.uid)
+        .await;
+    if let Err(error) = removed {
+        tracing::debug!(%error, "older drafts could not be removed");
+    }
+    let notice = "Draft saved in Drafts.".to_owned();
+    reshow(state, signed_in, sender, form, Some(notice), None, 200).await
+}
+
+/// Sends, then files the copy in Sent, marks the original and removes the
+/// draft. Only the SMTP send decides success: what follows it is reported
+/// in the flash when it fails.
+async fn send(
+    state: &AppState,
+    signed_in: &mut SignedIn,
+    sender: &Mailbox,
+    form: ComposeForm,
+    letter: &Letter,
+) -> Result<Response, AppError> {
+    let recipients = letter.recipients();
+    if recipients.is_empty() {
+        let problem = "Add at least one recipient in To, Cc or Bcc.".to_owned();
+        return reshow(state, signed_in, sender, form, None, Some(problem), 422).await;
+    }
+    let built = letter
+        .to_bytes(false)
+        .and_then(|sent| Ok((sent, letter.to_bytes(true)?)));
+    let (sent_bytes, own_copy) = built.map_err(|e| AppError::Internal(e.to_string()))?;
+
+    let credentials = signed_in.credentials.clone();
+    let sent = state
+        .submitter
+        .send(&credentials, &sender.email, &recipients, &sent_bytes)
+        .await;
+    if let Err(error) = sent {
+        tracing::info!(error = %super::error::chain(&error), "message not sent");
+        let problem = send_problem(&error);
+        return reshow(state, signed_in, sender, form, None, Some(problem), 502).await;
+    }
+    signed_in.record.consume_form_token(&form.form_token);
+    signed_in.save().await?;
+
+    let mut said = vec!["Message sent.".to_owned()];
+    let filed = state
+        .mail
+        .file_message(&credentials, FolderRole::Sent, &["\\Seen"], &own_copy)
+        .await;
+    if let Err(error) = filed {
+        tracing::info!(error = %super::error::chain(&error), "sent copy not filed");
+        said.push(
+            match error {
+                MailError::NoFolderWithRole(_) => "There is no Sent folder, so no copy was kept.",
+                MailError::OverQuota => "Your mailbox is full, so no copy was kept in Sent.",
+                _ => "No copy could be kept in Sent.",
+            }
+            .to_owned(),
+        );
+    }
+    mark_original(state, &credentials, &form).await;
+    remove_sent_draft(state, &credentials, &form.message_id).await;
+
+    signed_in.record.flash = Some(said.join(" "));
+    signed_in.save().await?;
+    let back = if form.origin_mailbox.is_empty() {
+        "INBOX"
+    } else {
+        form.origin_mailbox.as_str()
+    };
+    Ok(Redirect::to(&paths::mailbox(back)).into_response())
+}
+
+/// Sets `\Answered` or `$Forwarded` on the message replied to or forwarded;
+/// a message gone meanwhile is left alone.
+async fn mark_original(
+    state: &AppState,
+    credentials: &crate::pool::Credentials,
+    form: &ComposeForm,
+) {
+    let Some(change) = Mode::mark_for(&form.origin_kind) else {
+        return;
+    };
+    let (Ok(uidvalidity), Ok(uid)) = (
+        form.origin_uidvalidity.parse::<u32>(),
+        form.origin_uid.parse::<u32>(),
+    ) else {
+        return;
+    };
+    let selection = Selection {
+        raw_name: form.origin_mailbox.clone(),
+        uidvalidity,
+        uids: vec![uid],
+    };
+    if let Err(error) = state
+        .mail
+        .change_flags(credentials, &selection, change)
+        .await
+    {
+        tracing::info!(error = %super::error::chain(&error), "original not marked");
+    }
+}
+
+/// Removes the saved drafts of a message that was just sent.
+async fn remove_sent_draft(
+    state: &AppState,
+    credentials: &crate::pool::Credentials,
+    message_id: &str,
+) {
+    let drafts = state
+        .mail
+        .folder_with_role(credentials, FolderRole::Drafts)
+        .await;
+    let Ok(Some(drafts)) = drafts else {
+        return;
+    };
+    let removed = state
+        .mail
+        .remove_by_message_id(credentials, &drafts.raw_name, message_id, None)
+        .await;
+    if let Err(error) = removed {
+        tracing::info!(error = %super::error::chain(&error), "draft of a sent message kept");
+    }
+}
+
+/// What a failed send page says: what happened and what to do.
+fn send_problem(error: &SendError) -> String {
+    match error {
+        SendError::NotConfigured => {
+            "Sending is not set up on this server, so the message was not sent. Save it as a \
+             draft and tell your administrator."
+                .to_owned()
+        }
+        SendError::Unreachable(_) => "The outgoing mail server cannot be reached right now, so \
+             the message was not sent. Try again in a few minutes, or save it as a draft."
+            .to_owned(),
+        SendError::Tls(_) => "A secure connection to the outgoing mail server could not be made, \
+             so the message was not sent. Tell your administrator."
+            .to_owned(),
+        SendError::AuthRefused(_) => "The outgoing mail server did not accept your sign-in, so \
+             the message was not sent. Sign out and in again, then send it again."
+            .to_owned(),
+        SendError::SenderRefused(_) => "The outgoing mail server refused your address as the \
+             sender, so the message was not sent."
+            .to_owned(),
+        SendError::RecipientRefused { address, .. } => format!(
+            "The outgoing mail server refused the recipient {address}, so the message was not \
+             sent to anyone. Check that address and send again."
+        ),
+        SendError::MessageRefused(_) => "The outgoing mail server refused the message (it may be \
+             too large), so it was not sent. Remove attachments and send again."
+            .to_owned(),
+        SendError::Unknown(_) => "The connection to the outgoing mail server was lost while \
+             sending, so the message may or may not have been sent. Look in the recipients' \
+             replies or ask them before sending again."
+            .to_owned(),
+    }
+}
+
+/// What a failed save says; errors other than a full mailbox or a missing
+/// Drafts folder are pages of their own.
+fn filing_problem(error: MailError, what: &str) -> Result<String, AppError> {
+    match error {
+        MailError::OverQuota => Ok(format!(
+            "Your mailbox is full: the mail server refused to store the {what}. Delete some \
+             messages (and empty the Trash), then save again. Nothing you typed was lost."
+        )),
+        MailError::NoFolderWithRole(_) => Ok(format!(
+            "Your account has no Drafts folder, so the {what} could not be saved."
+        )),
+        other => Err(other.into()),
+    }
+}
+
+/// The form shown again with a notice or a problem.
+async fn reshow(
+    state: &AppState,
+    signed_in: &SignedIn,
+    sender: &Mailbox,
+    form: ComposeForm,
+    notice: Option<String>,
+    problem: Option<String>,
+    status: u16,
+) -> Result<Response, AppError> {
+    let heading = if form.origin_kind == "reply" {
+        "Reply"
+    } else if form.origin_kind == "forward" {
+        "Forward"
+    } else {
+        "New message"
+    };
+    let page = compose_page(state, signed_in, heading, sender, form, notice, problem).await?;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    Ok(html(status, page.render()))
+}
+
+async fn compose_page(
+    state: &AppState,
+    signed_in: &SignedIn,
+    heading: &'static str,
+    sender: &Mailbox,
+    form: ComposeForm,
+    notice: Option<String>,
+    problem: Option<String>,
+) -> Result<ComposePage, AppError> {
+    let folders = state.mail.folders(&signed_in.credentials).await?;
+    Ok(ComposePage {
+        layout: Layout::new(
+            heading.to_owned(),
+            &signed_in.record.user,
+            signed_in.csrf_token(),
+            &folders,
+            None,
+        ),
+        heading,
+        from: sender.to_string(),
+        form,
+        notice,
+        problem,
+        sending_enabled: state.submitter.is_configured(),
+        upload_limit: format::size(state.settings.max_upload_bytes as u64),
+    })
+}
+
+/// The form's fields and the button pressed.
+struct Posted {
+    csrf: String,
+    action: String,
+    form: ComposeForm,
+}
+
+/// Reads the multipart form. Files and fields together may not exceed
+/// `limit` bytes of content; more gets the "too large" page.
+async fn read_posted(mut multipart: Multipart, limit: usize) -> Result<Posted, AppError> {
+    let too_large =
+        AppError::TooLarge("The attachments are larger than this site accepts in one message.");
+    let unreadable = |error: axum::extract::multipart::MultipartError| {
+        if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::TooLarge("The attachments are larger than this site accepts in one message.")
+        } else {
+            AppError::BadRequest("the form could not be read")
+        }
+    };
+
+    let mut posted = Posted {
+        csrf: String::new(),
+        action: String::new(),
+        form: ComposeForm::default(),
+    };
+    let (mut kept_names, mut kept_types, mut kept_data) = (Vec::new(), Vec::new(), Vec::new());
+    let mut dropped: Vec<usize> = Vec::new();
+    let mut uploads = Vec::new();
+    let mut total = 0usize;
+
+    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "attachment" {
+            let file_name = field.file_name().unwrap_or_default().to_owned();
+            let content_type = field
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_owned();
+            let data = field.bytes().await.map_err(unreadable)?;
+            if file_name.is_empty() && data.is_empty() {
+                continue;
+            }
+            total += data.len();
+            if total > limit {
+                return Err(too_large);
+            }
+            uploads.push(KeptFile {
+                name: clean_file_name(&file_name),
+                content_type,
+                data: data.to_vec(),
+            });
+            continue;
+        }
+
+        let value = field.text().await.map_err(unreadable)?;
+        let form = &mut posted.form;
+        match name.as_str() {
+            "csrf" => posted.csrf = value,
+            "action" => posted.action = value,
+            "form_token" => form.form_token = value,
+            "message_id" => form.message_id = value.trim().to_owned(),
+            "to" => form.to = value,
+            "cc" => form.cc = value,
+            "bcc" => form.bcc = value,
+            "subject" => form.subject = value,
+            "body" => form.body = value,
+            "in_reply_to" => form.in_reply_to = value,
+            "references" => form.references = value,
+            "origin_kind" => form.origin_kind = value,
+            "origin_mailbox" => form.origin_mailbox = value,
+            "origin_uidvalidity" => form.origin_uidvalidity = value,
+            "origin_uid" => form.origin_uid = value,
+            "kept_name" => kept_names.push(value),
+            "kept_type" => kept_types.push(value),
+            "kept_data" => kept_data.push(value),
+            "drop_kept" => dropped.extend(value.parse::<usize>().ok()),
+            _ => {}
+        }
+    }
+
+    let kept = kept_names.into_iter().zip(kept_types).zip(kept_data);
+    for (index, ((name, content_type), data)) in kept.enumerate() {
+        let data = STANDARD
+            .decode(data.trim())
+            .map_err(|_| AppError::BadRequest("an attached file could not be read"))?;
+        if dropped.contains(&index) {
+            continue;
+        }
+        total += data.len();
+        if total > limit {
+            return Err(too_large);
+        }
+        posted.form.kept.push(KeptFile {
+            name: clean_file_name(&name),
+            content_type,
+            data,
+        });
+    }
+    posted.form.kept.extend(uploads);
+    Ok(posted)
+}
+
+/// The message the form describes, or a sentence naming what to fix.
+fn letter_from(form: &ComposeForm, sender: &Mailbox) -> Result<Letter, String> {
+    let field = |label: &str, text: &str| {
+        parse_mailboxes(text).map_err(|bad| {
+            format!(
+                "{label}: \"{}\" is not an email address. Write it as name@example.org or \
+                 Name <name@example.org>, and separate addresses with commas.",
+                bad.entry
+            )
+        })
+    };
+    let optional = |text: &str| {
+        let text = text.trim();
+        (!text.is_empty()).then(|| text.to_owned())
+    };
+
+    Ok(Letter {
+        from: sender.clone(),
+        to: field("To", &form.to)?,
+        cc: field("Cc", &form.cc)?,
+        bcc: field("Bcc", &form.bcc)?,
+        subject: form.subject.trim().to_owned(),
+        body: form.body.clone(),
+        in_reply_to: optional(&form.in_reply_to).filter(|id| is_message_id(id)),
+        references: optional(&form.references),
+        message_id: form.message_id.clone(),
+        date: SystemTime::now(),
+        attachments: form
+            .kept
+            .iter()
+            .map(|file| FileAttachment {
+                name: file.name.clone(),
+                content_type: file.content_type.clone(),
+                data: file.data.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// Fills the form from the message answered, forwarded or reopened.
+fn fill_from_original(
+    state: &AppState,
+    form: &mut ComposeForm,
+    mode: Mode,
+    sender: &Mailbox,
+    raw: &[u8],
+) {
+    let view = render_message(raw, &RenderOptions::default());
+    let subject = view.subject.clone().unwrap_or_default();
+    let subject = without_format_controls(&subject);
+    let from = people(&view.from);
+    let date = format::full_date(view.date, state.settings.time_zone);
+    let text = plain_text(raw);
+
+    match mode {
+        Mode::New => {}
+        Mode::Reply | Mode::ReplyAll => {
+            let answer_to = if view.reply_to.is_empty() {
+                &view.from
+            } else {
+                &view.reply_to
+            };
+            let own = sender.email.to_string().to_ascii_lowercase();
+            let mut to: Vec<String> = Vec::new();
+            push_addresses(&mut to, answer_to, &own);
+            if mode == Mode::ReplyAll {
+                let mut cc = to.clone();
+                push_addresses(&mut cc, &view.to, &own);
+                push_addresses(&mut cc, &view.cc, &own);
+                form.cc = cc[to.len()..].join(", ");
+                if to.is_empty() && !cc.is_empty() {
+                    to.push(cc.remove(0));
+                    form.cc = cc.join(", ");
+                }
+            }
+            form.to = to.join(", ");
+            form.subject = prefixed("Re: ", &subject, &["re:"]);
+            form.body = format!("\n\nOn {date}, {from} wrote:\n{}\n", quoted(&text));
+            if let Some(id) = view.message_id.as_deref().filter(|id| is_message_id(id)) {
+                form.in_reply_to = id.to_owned();
+                let earlier = header_value(raw, "references").unwrap_or_default();
+                form.references = format!("{earlier} {id}").trim().to_owned();
+            }
+        }
+        Mode::Forward => {
+            form.subject = prefixed("Fwd: ", &subject, &["fwd:", "fw:"]);
+            form.body = format!(
+                "\n\n---------- Forwarded message ----------\nFrom: {from}\nDate: {date}\n\
+                 Subject: {subject}\nTo: {}\n\n{}\n",
+                people(&view.to),
+                quoted(&text)
+            );
+            form.kept = view
+                .attachments
+                .iter()
+                .filter_map(|a| mailfront_mime::extract_part(raw, &a.part_id))
+                .map(|part| KeptFile {
+                    name: clean_file_name(&part.filename),
+                    content_type: part.content_type,
+                    data: part.data,
+                })
+                .collect();
+        }
+        Mode::ForwardAttached => {
+            form.subject = prefixed("Fwd: ", &subject, &["fwd:", "fw:"]);
+            let stem = if subject.trim().is_empty() {
+                "forwarded message".to_owned()
+            } else {
+                subject.clone()
+            };
+            form.kept = vec![KeptFile {
+                name: clean_file_name(&format!("{stem}.eml")),
+                content_type: "message/rfc822".to_owned(),
+                data: raw.to_vec(),
+            }];
+        }
+        Mode::EditDraft => {
+            let header = |name: &str| header_value(raw, name).unwrap_or_default();
+            form.to = header("to");
+            form.cc = header("cc");
+            form.bcc = header("bcc");
+            form.subject = subject;
+            form.body = text;
+            form.in_reply_to = header("in-reply-to");
+            form.references = header("references");
+            if let Some(id) = view.message_id.as_deref().filter(|id| is_message_id(id)) {
+                form.message_id = id.to_owned();
+            }
+            form.kept = view
+                .attachments
+                .iter()
+                .filter_map(|a| mailfront_mime::extract_part(raw, &a.part_id))
+                .map(|part| KeptFile {
+                    name: clean_file_name(&part.filename),
+                    content_type: part.content_type,
+                    data: part.data,
+                })
+                .collect();
+        }
+    }
+}
+
+/// Adds each address not already there and not the user's own.
+fn push_addresses(list: &mut Vec<String>, addresses: &[MailAddress], own: &str) {
+    for address in addresses {
+        let Some(email) = address.email.as_deref() else {
+            continue;
+        };
+        let lower = email.to_ascii_lowercase();
+        let already = list
+            .iter()
+            .any(|entry| entry.to_ascii_lowercase().contains(&lower));
+        if lower == own || already {
+            continue;
+        }
+        let entry = match &address.name {
+            Some(name) if !name.is_empty() => {
+                format!("\"{}\" <{email}>", name.replace(['"', '\\'], ""))
+            }
+            _ => email.to_owned(),
+        };
+        list.push(entry);
+    }
+}
+
+/// `prefix` + subject, unless the subject starts with one of `already`
+/// (compared without case).
+fn prefixed(prefix: &str, subject: &str, already: &[&str]) -> String {
+    let lower = subject.trim_start().to_ascii_lowercase();
+    if already.iter().any(|p| lower.starts_with(p)) {
+        subject.trim().to_owned()
+    } else {
+        format!("{prefix}{}", subject.trim())
+    }
+}
+
+/// Each line with "> " in front (">" alone for an empty line).
+fn quoted(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            if line.is_empty() {
+                ">".to_owned()
+            } else if line.starts_with('>') {
+                format!(">{line}")
+            } else {
+                format!("> {line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn people(addresses: &[MailAddress]) -> String {
+    let shown: Vec<String> = addresses
+        .iter()
+        .map(MailAddress::display)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if shown.is_empty() {
+        "(unknown sender)".to_owned()
+    } else {
+        without_format_controls(&shown.join(", "))
+    }
+}
+
+/// The user's address: the sign-in name when it is an address, else the
+/// name at the configured mail domain.
+fn sender_mailbox(state: &AppState, signed_in: &SignedIn) -> Result<Mailbox, AppError> {
+    let user = signed_in.record.user.as_str();
+    let address = if user.contains('@') {
+        user.to_owned()
+    } else {
+        format!("{user}@{}", state.settings.mail_domain)
+    };
+    address
+        .parse::<Address>()
+        .map(|email| Mailbox::new(None, email))
+        .map_err(|_| {
+            AppError::BadRequest("your sign-in name does not make an email address to send from")
+        })
+}
+
+/// A fresh Message-ID at the sender's domain.
+fn new_message_id(sender: &Address) -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).expect("the OS provides randomness");
+    let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("<{random}@{}>", sender.domain())
+}
+
+/// Whether text is shaped like `<left@right>` with nothing a header could
+/// be broken with.
+fn is_message_id(text: &str) -> bool {
+    let Some(inner) = text.strip_prefix('<').and_then(|t| t.strip_suffix('>')) else {
+        return false;
+    };
+    inner.contains('@')
+        && inner.len() <= 250
+        && inner
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | '\\'))
+}
+
+/// A file name without folders or control characters, never empty.
+fn clean_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean = without_format_controls(base);
+    let clean = clean.trim();
+    if clean.is_empty() {
+        "attachment".to_owned()
+    } else {
+        clean.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_prefixes_are_not_doubled() {
+        assert_eq!(prefixed("Re: ", "Lunch", &["re:"]), "Re: Lunch");
+        assert_eq!(prefixed("Re: ", "RE: Lunch", &["re:"]), "RE: Lunch");
+        assert_eq!(
+            prefixed("Fwd: ", "Fw: Lunch", &["fwd:", "fw:"]),
+            "Fw: Lunch"
+        );
+    }
+
+    #[test]
+    fn quoting_marks_every_line() {
+        assert_eq!(quoted("one\n\n> two"), "> one\n>\n>> two");
+    }
+
+    #[test]
+    fn reply_all_leaves_out_the_own_address_and_repeats() {
+        let addresses = vec![
+            MailAddress {
+                name: Some("Me".to_owned()),
+                email: Some("Me@Example.org".to_owned()),
+            },
+            MailAddress {
+                name: None,
+                email: Some("bob@example.org".to_owned()),
+            },
+            MailAddress {
+                name: None,
+                email: Some("BOB@example.org".to_owned()),
+            },
+        ];
+        let mut list = Vec::new();
+        push_addresses(&mut list, &addresses, "me@example.org");
+        assert_eq!(list, vec!["bob@example.org".to_owned()]);
+    }
+
+    #[test]
+    fn only_well_formed_message_ids_are_used_in_headers() {
+        assert!(is_message_id("<abc@example.org>"));
+        assert!(!is_message_id("abc@example.org"));
+        assert!(!is_message_id("<abc@example.org>\r\nBcc: x@y"));
+        assert!(!is_message_id("<a b@c>"));
+    }
+}
