@@ -4,15 +4,20 @@
 //! Mail goes through the real submission service of a private Dovecot
 //! (`scripts/dovecot start --relay-port`), which relays it to an SMTP sink
 //! on 127.0.0.1 that keeps every message byte for byte; the copies in Sent
-//! and Drafts and the marks on originals are read back over IMAP.
+//! and Drafts and the marks on originals are read back over IMAP. A full
+//! mailbox, which Dovecot will not simulate without its quota plugin, is
+//! played by the scripted fake IMAP server.
 
 mod app;
+mod fake_imap;
 mod support;
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use app::{settings_for, Browser, Node, Page};
+use fake_imap::{FakeImap, FakeMailbox, Rule, Script};
+use mailfront::config::SettingsLayer;
 use support::{CapturedMessage, Dovecot, SmtpCapture};
 
 /// One Dovecot with submission and its sink, shared by the tests of this
@@ -697,5 +702,55 @@ async fn an_upload_over_the_limit_gets_a_page_that_says_so() {
         page.text()
     );
     assert_eq!(count_captured(rig, "too big"), 0);
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn a_draft_refused_for_a_full_mailbox_says_so_and_keeps_the_text() {
+    let script = Script::new("ann", "secret")
+        .mailbox(FakeMailbox::new("INBOX", 1))
+        .mailbox(FakeMailbox::new("Drafts", 2))
+        .rule(Rule::on("LIST").reply(&[
+            "* LIST (\\HasNoChildren) \"/\" \"INBOX\"",
+            "* LIST (\\HasNoChildren \\Drafts) \"/\" \"Drafts\"",
+            "TAG OK LIST completed",
+        ]))
+        .rule(
+            Rule::on("APPEND")
+                .reply(&["TAG NO [OVERQUOTA] Quota exceeded (mailbox for user is full)"]),
+        );
+    let fake = FakeImap::start(script).await;
+    let node = Node::start(SettingsLayer {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        imap_server: Some(fake.url()),
+        data_dir: Some(app::scratch_dir("over-quota")),
+        ..SettingsLayer::default()
+    })
+    .await;
+    let browser = Browser::signed_in(&node.base, "ann", "secret").await;
+
+    let form = browser.get("/compose").await;
+    assert_eq!(form.status, 200, "{}", form.text());
+    assert!(form.text().contains("Sending is not set up"));
+    let fields = form_fields(
+        &form,
+        &[
+            ("to", "bob@example.org"),
+            ("subject", "full box"),
+            ("body", "words to keep"),
+            ("action", "save"),
+        ],
+    );
+    let page = post_compose(&browser, &fields, &[]).await;
+    assert_eq!(page.status, 507, "{}", page.text());
+    let problem = page.texts(".notice.error").join(" ");
+    assert!(problem.contains("Your mailbox is full"), "{problem}");
+    assert!(
+        !page.text().contains("Quota exceeded"),
+        "the server's own text is shown"
+    );
+    assert_eq!(page.texts("textarea[name=body]").join(""), "words to keep");
+    assert_eq!(page.field("subject").as_deref(), Some("full box"));
+    assert_eq!(fake.count("APPEND"), 1);
     node.stop().await;
 }
