@@ -54,6 +54,8 @@ pub enum SendError {
     Unreachable(#[source] lettre::transport::smtp::Error),
     #[error("tls with the SMTP server failed; check its certificate")]
     Tls(#[source] lettre::transport::smtp::Error),
+    #[error("the SMTP server failed for now (a 4xx reply), e.g. its relay is down")]
+    Deferred(#[source] lettre::transport::smtp::Error),
     #[error("the SMTP server refused the sign-in")]
     AuthRefused(#[source] lettre::transport::smtp::Error),
     #[error("the SMTP server refused the sender address")]
@@ -131,7 +133,8 @@ impl Submitter {
                 recipients,
                 bytes,
             )
-            .await;
+            .await
+            .map_err(deferred_when_temporary);
         match &result {
             Ok(()) => {
                 let _ = connection.quit().await;
@@ -202,6 +205,28 @@ impl Submitter {
             builder = builder.add_root_certificate(root);
         }
         builder.build_rustls().map_err(SendError::Tls)
+    }
+}
+
+/// A temporary refusal (4xx) at any step means the same to a user: not
+/// sent, try again later. A lost connection after DATA stays unknown.
+fn deferred_when_temporary(error: SendError) -> SendError {
+    let temporary = match &error {
+        SendError::AuthRefused(e) | SendError::SenderRefused(e) | SendError::MessageRefused(e) => {
+            e.is_transient()
+        }
+        SendError::RecipientRefused { source, .. } => source.is_transient(),
+        _ => false,
+    };
+    if !temporary {
+        return error;
+    }
+    match error {
+        SendError::AuthRefused(e) | SendError::SenderRefused(e) | SendError::MessageRefused(e) => {
+            SendError::Deferred(e)
+        }
+        SendError::RecipientRefused { source, .. } => SendError::Deferred(source),
+        other => other,
     }
 }
 

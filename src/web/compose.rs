@@ -327,7 +327,9 @@ async fn send(
         .send(&credentials, &sender.email, &recipients, &sent_bytes)
         .await;
     if let Err(error) = sent {
-        tracing::info!(error = %super::error::chain(&error), "message not sent");
+        // The error's own text only: the server's reply it wraps may name
+        // recipients, which are never logged.
+        tracing::info!(%error, "message not sent");
         let problem = send_problem(&error);
         return reshow(state, signed_in, sender, form, None, Some(problem), 502).await;
     }
@@ -425,6 +427,10 @@ fn send_problem(error: &SendError) -> String {
         }
         SendError::Unreachable(_) => "The outgoing mail server cannot be reached right now, so \
              the message was not sent. Try again in a few minutes, or save it as a draft."
+            .to_owned(),
+        SendError::Deferred(_) => "The outgoing mail server could not take the message right \
+             now (it reported a temporary failure), so the message was not sent. Try again in a \
+             few minutes, or save it as a draft."
             .to_owned(),
         SendError::Tls(_) => "A secure connection to the outgoing mail server could not be made, \
              so the message was not sent. Tell your administrator."
