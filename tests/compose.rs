@@ -793,3 +793,49 @@ async fn a_send_whose_relay_is_down_keeps_everything_typed() {
     assert!(capture.messages().is_empty());
     node.stop().await;
 }
+
+#[tokio::test]
+async fn attached_files_stay_with_the_form_until_removed() {
+    let Some(rig) = rig() else {
+        return;
+    };
+    let (user, password) = rig.dovecot.new_user("attach");
+    let node = node_for(rig, "attach", None).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    let form = browser.get("/compose").await;
+    let fields = form_fields(&form, &[("to", "half typed"), ("action", "attach")]);
+    let files = [
+        ("one.txt", "text/plain", b"first".to_vec()),
+        ("two.txt", "text/plain", b"second".to_vec()),
+    ];
+    let page = post_compose(&browser, &fields, &files).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert_eq!(
+        page.attrs("input[name=kept_name]", "value"),
+        ["one.txt", "two.txt"]
+    );
+    assert_eq!(page.field("to").as_deref(), Some("half typed"));
+
+    let mut fields = form_fields(
+        &page,
+        &[
+            ("to", "bob@example.org"),
+            ("subject", "kept files attach-test"),
+            ("action", "send"),
+        ],
+    );
+    fields.push(("drop_kept".to_owned(), "0".to_owned()));
+    let sent = post_compose(&browser, &fields, &[]).await;
+    assert_eq!(sent.status, 303, "{}", sent.text());
+    let message = captured_with(rig, "attach-test");
+    let parsed = mailparse::parse_mail(&message.data).unwrap();
+    let names: Vec<String> = parsed
+        .subparts
+        .iter()
+        .filter_map(|p| p.get_content_disposition().params.get("filename").cloned())
+        .collect();
+    assert_eq!(names, ["two.txt"]);
+    assert_eq!(parsed.subparts[1].get_body_raw().unwrap(), b"second");
+    node.stop().await;
+}

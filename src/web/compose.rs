@@ -166,7 +166,7 @@ struct ComposePage {
 /// `GET /compose`: an empty form, or one filled from a message.
 pub async fn show_compose(
     State(state): State<AppState>,
-    mut signed_in: SignedIn,
+    signed_in: SignedIn,
     query: Result<Query<ComposeQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let query = query_or_default(query);
@@ -214,7 +214,6 @@ pub async fn show_compose(
         Mode::EditDraft => "Edit draft",
     };
     let page = compose_page(&state, &signed_in, heading, &sender, form, None, None).await?;
-    signed_in.save().await?;
     Ok(html(StatusCode::OK, page.render()))
 }
 
@@ -243,6 +242,10 @@ pub async fn submit_compose(
     if form.message_id.is_empty() || !is_message_id(&form.message_id) {
         form.message_id = new_message_id(&sender.email);
     }
+    if posted.action == "attach" {
+        let notice = "Attached. Nothing is sent until you press Send.".to_owned();
+        return reshow(&state, &signed_in, &sender, form, Some(notice), None, 200).await;
+    }
     let letter = match letter_from(&form, &sender) {
         Ok(letter) => letter,
         Err(problem) => {
@@ -251,10 +254,6 @@ pub async fn submit_compose(
     };
 
     match posted.action.as_str() {
-        "attach" => {
-            let notice = "Attached. Nothing is sent until you press Send.".to_owned();
-            reshow(&state, &signed_in, &sender, form, Some(notice), None, 200).await
-        }
         "save" => save_draft(&state, &signed_in, &sender, form, &letter).await,
         "send" => send(&state, &mut signed_in, &sender, form, &letter).await,
         _ => Err(AppError::BadRequest("unknown compose action")),
