@@ -8,7 +8,9 @@
 //! sends once (the second post gets the "already sent" page), while a failed
 //! send, a saved draft or an attached file shows the same form again with
 //! everything typed kept. Files attached earlier travel back in the form as
-//! hidden fields, so nothing is kept on the server between requests.
+//! hidden fields, so nothing is kept on the server between requests. The
+//! form itself is read in `compose_form` and filled from an original in
+//! `quoting`; this module owns the pages and what each action does.
 //!
 //! # Limitations
 //!
@@ -18,33 +20,30 @@
 //!   so sending it sets no `\Answered` or `$Forwarded` mark there.
 //! - Messages are plain text only.
 
-use std::time::SystemTime;
-
 use askama::Template;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use lettre::message::Mailbox;
 use lettre::Address;
-use mailfront_mime::{header_value, plain_text, render_message, MailAddress, RenderOptions};
 use serde::Deserialize;
 
+use super::compose_form::{is_message_id, letter_from, read_posted, ComposeForm};
 use super::error::html;
-use super::message::{query_or_default, without_format_controls};
+use super::message::query_or_default;
+use super::quoting::fill_from_original;
 use super::signed_in::SignedIn;
 use super::views::Layout;
 use super::{format, paths, AppError, AppState};
 use crate::mail::{FlagChange, FolderRole, MailError, Selection};
-use crate::outgoing::{parse_mailboxes, FileAttachment, Letter, SendError};
+use crate::outgoing::{Letter, SendError};
 use crate::session::new_form_token;
 
 /// What the page was opened for, and what sending it does to the original.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(super) enum Mode {
     New,
     Reply,
     ReplyAll,
@@ -112,44 +111,6 @@ pub struct ComposeQuery {
     uid: Option<u32>,
 }
 
-/// A file of the form, attached earlier or carried from an original.
-#[derive(Clone)]
-pub struct KeptFile {
-    pub name: String,
-    pub content_type: String,
-    pub data: Vec<u8>,
-}
-
-impl KeptFile {
-    pub fn data_base64(&self) -> String {
-        STANDARD.encode(&self.data)
-    }
-
-    pub fn size_label(&self) -> String {
-        format::size(self.data.len() as u64)
-    }
-}
-
-/// Everything the form holds, as typed.
-#[derive(Default)]
-pub struct ComposeForm {
-    pub form_token: String,
-    pub message_id: String,
-    pub to: String,
-    pub cc: String,
-    pub bcc: String,
-    pub subject: String,
-    pub body: String,
-    pub in_reply_to: String,
-    pub references: String,
-    /// "reply", "forward" or empty: what sending marks on the original.
-    pub origin_kind: String,
-    pub origin_mailbox: String,
-    pub origin_uidvalidity: String,
-    pub origin_uid: String,
-    pub kept: Vec<KeptFile>,
-}
-
 #[derive(Template)]
 #[template(path = "compose.html")]
 struct ComposePage {
@@ -191,7 +152,13 @@ pub async fn show_compose(
             .mail
             .open_message(&signed_in.credentials, &raw_name, uidvalidity, uid, false)
             .await?;
-        fill_from_original(&state, &mut form, mode, &sender, &opened.raw);
+        fill_from_original(
+            state.settings.time_zone,
+            &mut form,
+            mode,
+            &sender,
+            &opened.raw,
+        );
         if matches!(
             mode,
             Mode::Reply | Mode::ReplyAll | Mode::Forward | Mode::ForwardAttached
@@ -519,313 +486,6 @@ async fn compose_page(
     })
 }
 
-/// The form's fields and the button pressed.
-struct Posted {
-    csrf: String,
-    action: String,
-    form: ComposeForm,
-}
-
-/// Reads the multipart form. Files and fields together may not exceed
-/// `limit` bytes of content; more gets the "too large" page.
-async fn read_posted(mut multipart: Multipart, limit: usize) -> Result<Posted, AppError> {
-    let too_large =
-        AppError::TooLarge("The attachments are larger than this site accepts in one message.");
-    let unreadable = |error: axum::extract::multipart::MultipartError| {
-        if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::TooLarge("The attachments are larger than this site accepts in one message.")
-        } else {
-            AppError::BadRequest("the form could not be read")
-        }
-    };
-
-    let mut posted = Posted {
-        csrf: String::new(),
-        action: String::new(),
-        form: ComposeForm::default(),
-    };
-    let (mut kept_names, mut kept_types, mut kept_data) = (Vec::new(), Vec::new(), Vec::new());
-    let mut dropped: Vec<usize> = Vec::new();
-    let mut uploads = Vec::new();
-    let mut total = 0usize;
-
-    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "attachment" {
-            let file_name = field.file_name().unwrap_or_default().to_owned();
-            let content_type = field
-                .content_type()
-                .unwrap_or("application/octet-stream")
-                .to_owned();
-            let data = field.bytes().await.map_err(unreadable)?;
-            if file_name.is_empty() && data.is_empty() {
-                continue;
-            }
-            total += data.len();
-            if total > limit {
-                return Err(too_large);
-            }
-            uploads.push(KeptFile {
-                name: clean_file_name(&file_name),
-                content_type,
-                data: data.to_vec(),
-            });
-            continue;
-        }
-
-        let value = field.text().await.map_err(unreadable)?;
-        let form = &mut posted.form;
-        match name.as_str() {
-            "csrf" => posted.csrf = value,
-            "action" => posted.action = value,
-            "form_token" => form.form_token = value,
-            "message_id" => form.message_id = value.trim().to_owned(),
-            "to" => form.to = value,
-            "cc" => form.cc = value,
-            "bcc" => form.bcc = value,
-            "subject" => form.subject = value,
-            "body" => form.body = value,
-            "in_reply_to" => form.in_reply_to = value,
-            "references" => form.references = value,
-            "origin_kind" => form.origin_kind = value,
-            "origin_mailbox" => form.origin_mailbox = value,
-            "origin_uidvalidity" => form.origin_uidvalidity = value,
-            "origin_uid" => form.origin_uid = value,
-            "kept_name" => kept_names.push(value),
-            "kept_type" => kept_types.push(value),
-            "kept_data" => kept_data.push(value),
-            "drop_kept" => dropped.extend(value.parse::<usize>().ok()),
-            _ => {}
-        }
-    }
-
-    let kept = kept_names.into_iter().zip(kept_types).zip(kept_data);
-    for (index, ((name, content_type), data)) in kept.enumerate() {
-        let data = STANDARD
-            .decode(data.trim())
-            .map_err(|_| AppError::BadRequest("an attached file could not be read"))?;
-        if dropped.contains(&index) {
-            continue;
-        }
-        total += data.len();
-        if total > limit {
-            return Err(too_large);
-        }
-        posted.form.kept.push(KeptFile {
-            name: clean_file_name(&name),
-            content_type,
-            data,
-        });
-    }
-    posted.form.kept.extend(uploads);
-    Ok(posted)
-}
-
-/// The message the form describes, or a sentence naming what to fix.
-fn letter_from(form: &ComposeForm, sender: &Mailbox) -> Result<Letter, String> {
-    let field = |label: &str, text: &str| {
-        parse_mailboxes(text).map_err(|bad| {
-            format!(
-                "{label}: \"{}\" is not an email address. Write it as name@example.org or \
-                 Name <name@example.org>, and separate addresses with commas.",
-                bad.entry
-            )
-        })
-    };
-    let optional = |text: &str| {
-        let text = text.trim();
-        (!text.is_empty()).then(|| text.to_owned())
-    };
-
-    Ok(Letter {
-        from: sender.clone(),
-        to: field("To", &form.to)?,
-        cc: field("Cc", &form.cc)?,
-        bcc: field("Bcc", &form.bcc)?,
-        subject: form.subject.trim().to_owned(),
-        body: form.body.clone(),
-        in_reply_to: optional(&form.in_reply_to).filter(|id| is_message_id(id)),
-        references: optional(&form.references),
-        message_id: form.message_id.clone(),
-        date: SystemTime::now(),
-        attachments: form
-            .kept
-            .iter()
-            .map(|file| FileAttachment {
-                name: file.name.clone(),
-                content_type: file.content_type.clone(),
-                data: file.data.clone(),
-            })
-            .collect(),
-    })
-}
-
-/// Fills the form from the message answered, forwarded or reopened.
-fn fill_from_original(
-    state: &AppState,
-    form: &mut ComposeForm,
-    mode: Mode,
-    sender: &Mailbox,
-    raw: &[u8],
-) {
-    let view = render_message(raw, &RenderOptions::default());
-    let subject = view.subject.clone().unwrap_or_default();
-    let subject = without_format_controls(&subject);
-    let from = people(&view.from);
-    let date = format::full_date(view.date, state.settings.time_zone);
-    let text = plain_text(raw);
-
-    match mode {
-        Mode::New => {}
-        Mode::Reply | Mode::ReplyAll => {
-            let answer_to = if view.reply_to.is_empty() {
-                &view.from
-            } else {
-                &view.reply_to
-            };
-            let own = sender.email.to_string().to_ascii_lowercase();
-            let mut to: Vec<String> = Vec::new();
-            push_addresses(&mut to, answer_to, &own);
-            if mode == Mode::ReplyAll {
-                let mut cc = to.clone();
-                push_addresses(&mut cc, &view.to, &own);
-                push_addresses(&mut cc, &view.cc, &own);
-                form.cc = cc[to.len()..].join(", ");
-                if to.is_empty() && !cc.is_empty() {
-                    to.push(cc.remove(0));
-                    form.cc = cc.join(", ");
-                }
-            }
-            form.to = to.join(", ");
-            form.subject = prefixed("Re: ", &subject, &["re:"]);
-            form.body = format!("\n\nOn {date}, {from} wrote:\n{}\n", quoted(&text));
-            if let Some(id) = view.message_id.as_deref().filter(|id| is_message_id(id)) {
-                form.in_reply_to = id.to_owned();
-                let earlier = header_value(raw, "references").unwrap_or_default();
-                form.references = format!("{earlier} {id}").trim().to_owned();
-            }
-        }
-        Mode::Forward => {
-            form.subject = prefixed("Fwd: ", &subject, &["fwd:", "fw:"]);
-            form.body = format!(
-                "\n\n---------- Forwarded message ----------\nFrom: {from}\nDate: {date}\n\
-                 Subject: {subject}\nTo: {}\n\n{}\n",
-                people(&view.to),
-                quoted(&text)
-            );
-            form.kept = view
-                .attachments
-                .iter()
-                .filter_map(|a| mailfront_mime::extract_part(raw, &a.part_id))
-                .map(|part| KeptFile {
-                    name: clean_file_name(&part.filename),
-                    content_type: part.content_type,
-                    data: part.data,
-                })
-                .collect();
-        }
-        Mode::ForwardAttached => {
-            form.subject = prefixed("Fwd: ", &subject, &["fwd:", "fw:"]);
-            let stem = if subject.trim().is_empty() {
-                "forwarded message".to_owned()
-            } else {
-                subject.clone()
-            };
-            form.kept = vec![KeptFile {
-                name: clean_file_name(&format!("{stem}.eml")),
-                content_type: "message/rfc822".to_owned(),
-                data: raw.to_vec(),
-            }];
-        }
-        Mode::EditDraft => {
-            let header = |name: &str| header_value(raw, name).unwrap_or_default();
-            form.to = header("to");
-            form.cc = header("cc");
-            form.bcc = header("bcc");
-            form.subject = subject;
-            form.body = text;
-            form.in_reply_to = header("in-reply-to");
-            form.references = header("references");
-            if let Some(id) = view.message_id.as_deref().filter(|id| is_message_id(id)) {
-                form.message_id = id.to_owned();
-            }
-            form.kept = view
-                .attachments
-                .iter()
-                .filter_map(|a| mailfront_mime::extract_part(raw, &a.part_id))
-                .map(|part| KeptFile {
-                    name: clean_file_name(&part.filename),
-                    content_type: part.content_type,
-                    data: part.data,
-                })
-                .collect();
-        }
-    }
-}
-
-/// Adds each address not already there and not the user's own.
-fn push_addresses(list: &mut Vec<String>, addresses: &[MailAddress], own: &str) {
-    for address in addresses {
-        let Some(email) = address.email.as_deref() else {
-            continue;
-        };
-        let lower = email.to_ascii_lowercase();
-        let already = list
-            .iter()
-            .any(|entry| entry.to_ascii_lowercase().contains(&lower));
-        if lower == own || already {
-            continue;
-        }
-        let entry = match &address.name {
-            Some(name) if !name.is_empty() => {
-                format!("\"{}\" <{email}>", name.replace(['"', '\\'], ""))
-            }
-            _ => email.to_owned(),
-        };
-        list.push(entry);
-    }
-}
-
-/// `prefix` + subject, unless the subject starts with one of `already`
-/// (compared without case).
-fn prefixed(prefix: &str, subject: &str, already: &[&str]) -> String {
-    let lower = subject.trim_start().to_ascii_lowercase();
-    if already.iter().any(|p| lower.starts_with(p)) {
-        subject.trim().to_owned()
-    } else {
-        format!("{prefix}{}", subject.trim())
-    }
-}
-
-/// Each line with "> " in front (">" alone for an empty line).
-fn quoted(text: &str) -> String {
-    text.lines()
-        .map(|line| {
-            if line.is_empty() {
-                ">".to_owned()
-            } else if line.starts_with('>') {
-                format!(">{line}")
-            } else {
-                format!("> {line}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn people(addresses: &[MailAddress]) -> String {
-    let shown: Vec<String> = addresses
-        .iter()
-        .map(MailAddress::display)
-        .filter(|s| !s.is_empty())
-        .collect();
-    if shown.is_empty() {
-        "(unknown sender)".to_owned()
-    } else {
-        without_format_controls(&shown.join(", "))
-    }
-}
-
 /// The user's address: the sign-in name when it is an address, else the
 /// name at the configured mail domain.
 fn sender_mailbox(state: &AppState, signed_in: &SignedIn) -> Result<Mailbox, AppError> {
@@ -849,78 +509,4 @@ fn new_message_id(sender: &Address) -> String {
     getrandom::getrandom(&mut bytes).expect("the OS provides randomness");
     let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("<{random}@{}>", sender.domain())
-}
-
-/// Whether text is shaped like `<left@right>` with nothing a header could
-/// be broken with.
-fn is_message_id(text: &str) -> bool {
-    let Some(inner) = text.strip_prefix('<').and_then(|t| t.strip_suffix('>')) else {
-        return false;
-    };
-    inner.contains('@')
-        && inner.len() <= 250
-        && inner
-            .chars()
-            .all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | '\\'))
-}
-
-/// A file name without folders or control characters, never empty.
-fn clean_file_name(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let clean = without_format_controls(base);
-    let clean = clean.trim();
-    if clean.is_empty() {
-        "attachment".to_owned()
-    } else {
-        clean.to_owned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reply_prefixes_are_not_doubled() {
-        assert_eq!(prefixed("Re: ", "Lunch", &["re:"]), "Re: Lunch");
-        assert_eq!(prefixed("Re: ", "RE: Lunch", &["re:"]), "RE: Lunch");
-        assert_eq!(
-            prefixed("Fwd: ", "Fw: Lunch", &["fwd:", "fw:"]),
-            "Fw: Lunch"
-        );
-    }
-
-    #[test]
-    fn quoting_marks_every_line() {
-        assert_eq!(quoted("one\n\n> two"), "> one\n>\n>> two");
-    }
-
-    #[test]
-    fn reply_all_leaves_out_the_own_address_and_repeats() {
-        let addresses = vec![
-            MailAddress {
-                name: Some("Me".to_owned()),
-                email: Some("Me@Example.org".to_owned()),
-            },
-            MailAddress {
-                name: None,
-                email: Some("bob@example.org".to_owned()),
-            },
-            MailAddress {
-                name: None,
-                email: Some("BOB@example.org".to_owned()),
-            },
-        ];
-        let mut list = Vec::new();
-        push_addresses(&mut list, &addresses, "me@example.org");
-        assert_eq!(list, vec!["bob@example.org".to_owned()]);
-    }
-
-    #[test]
-    fn only_well_formed_message_ids_are_used_in_headers() {
-        assert!(is_message_id("<abc@example.org>"));
-        assert!(!is_message_id("abc@example.org"));
-        assert!(!is_message_id("<abc@example.org>\r\nBcc: x@y"));
-        assert!(!is_message_id("<a b@c>"));
-    }
 }

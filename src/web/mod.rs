@@ -9,12 +9,14 @@
 mod actions;
 mod assets;
 mod compose;
+mod compose_form;
 mod error;
 mod format;
 mod login;
 mod mailbox;
 mod message;
 pub mod paths;
+mod quoting;
 mod signed_in;
 mod views;
 
