@@ -839,3 +839,39 @@ async fn attached_files_stay_with_the_form_until_removed() {
     assert_eq!(parsed.subparts[1].get_body_raw().unwrap(), b"second");
     node.stop().await;
 }
+
+#[tokio::test]
+async fn a_refused_recipient_is_named_and_nothing_is_sent() {
+    let Some(rig) = rig() else {
+        return;
+    };
+    let (user, password) = rig.dovecot.new_user("refused");
+    let node = node_for(rig, "refused", None).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    let form = browser.get("/compose").await;
+    let fields = form_fields(
+        &form,
+        &[
+            ("to", "ok@example.org, refused-1@example.org"),
+            ("subject", "refused-recipient"),
+            ("body", "kept"),
+            ("action", "send"),
+        ],
+    );
+    let page = post_compose(&browser, &fields, &[]).await;
+    assert_eq!(page.status, 502, "{}", page.text());
+    let problem = page.texts(".notice.error").join(" ");
+    assert!(
+        problem.contains("refused the recipient refused-1@example.org"),
+        "{problem}"
+    );
+    assert!(
+        !problem.contains("no such mailbox"),
+        "the server's own text is shown"
+    );
+    assert_eq!(page.texts("textarea[name=body]").join(""), "kept");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(count_captured(rig, "refused-recipient"), 0);
+    node.stop().await;
+}

@@ -182,10 +182,10 @@ pub(super) fn letter_from(form: &ComposeForm, sender: &Mailbox) -> Result<Letter
         to: field("To", &form.to)?,
         cc: field("Cc", &form.cc)?,
         bcc: field("Bcc", &form.bcc)?,
-        subject: form.subject.trim().to_owned(),
+        subject: without_format_controls(form.subject.trim()),
         body: form.body.clone(),
         in_reply_to: optional(&form.in_reply_to).filter(|id| is_message_id(id)),
-        references: optional(&form.references),
+        references: message_ids(&form.references),
         message_id: form.message_id.clone(),
         date: SystemTime::now(),
         attachments: form
@@ -211,6 +211,15 @@ pub(super) fn is_message_id(text: &str) -> bool {
         && inner
             .chars()
             .all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | '\\'))
+}
+
+/// The well-formed Message-IDs of a References field, or None.
+fn message_ids(text: &str) -> Option<String> {
+    let ids: Vec<&str> = text
+        .split_whitespace()
+        .filter(|id| is_message_id(id))
+        .collect();
+    (!ids.is_empty()).then(|| ids.join(" "))
 }
 
 /// A file name without folders or control characters, never empty.

@@ -8,6 +8,9 @@
 //! MAIL, RCPT, DATA, RSET, NOOP, QUIT; it offers no extension but
 //! 8BITMIME, so clients send nothing it would need to understand.
 //!
+//! A recipient whose address starts with `refused` is refused with a
+//! permanent `550`, for tests of a refused recipient.
+//!
 //! Invariants: a message is stored only once its DATA ended with the
 //! terminating dot, with dot-stuffing undone and CRLF line ends kept as
 //! received. [`SmtpCapture::stop`] closes the socket, so later connections
@@ -177,8 +180,13 @@ fn serve(stream: TcpStream, messages: &Mutex<Vec<CapturedMessage>>) -> std::io::
                 b"250 2.1.0 ok\r\n"
             }
             "RCPT" => {
-                recipients.push(path_of(&command));
-                b"250 2.1.5 ok\r\n"
+                let path = path_of(&command);
+                if path.starts_with("refused") {
+                    b"550 5.1.1 no such mailbox here\r\n"
+                } else {
+                    recipients.push(path);
+                    b"250 2.1.5 ok\r\n"
+                }
             }
             "DATA" => {
                 writer.write_all(b"354 end with <CRLF>.<CRLF>\r\n")?;
