@@ -875,3 +875,30 @@ async fn a_refused_recipient_is_named_and_nothing_is_sent() {
     assert_eq!(count_captured(rig, "refused-recipient"), 0);
     node.stop().await;
 }
+
+#[tokio::test]
+async fn a_form_far_over_the_limit_gets_the_same_page() {
+    let Some(rig) = rig() else {
+        return;
+    };
+    let (user, password) = rig.dovecot.new_user("far-over");
+    let node = node_for(rig, "far-over", Some(50_000)).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    let form = browser.get("/compose").await;
+    let fields = form_fields(&form, &[("to", "bob@example.org"), ("action", "send")]);
+    let huge = vec![b'x'; 1_500_000];
+    let page = post_compose(
+        &browser,
+        &fields,
+        &[("huge.bin", "application/octet-stream", huge)],
+    )
+    .await;
+    assert_eq!(page.status, 413, "{}", page.text());
+    assert!(
+        page.text().contains("larger than this site accepts"),
+        "{}",
+        page.text()
+    );
+    node.stop().await;
+}
