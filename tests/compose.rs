@@ -902,3 +902,45 @@ async fn a_form_far_over_the_limit_gets_the_same_page() {
     );
     node.stop().await;
 }
+
+#[tokio::test]
+async fn only_the_compose_page_may_run_its_autosave_script() {
+    let Some(rig) = rig() else {
+        return;
+    };
+    let (user, password) = rig.dovecot.new_user("autosave");
+    let node = node_for(rig, "autosave", None).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    let policy = |page: &Page| {
+        page.headers
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let form = browser.get("/compose").await;
+    assert!(
+        policy(&form).contains("script-src 'self'"),
+        "{}",
+        policy(&form)
+    );
+    assert_eq!(form.attrs("script", "src"), ["/static/compose.js"]);
+    let inbox = browser.get("/mail/INBOX").await;
+    assert!(!policy(&inbox).contains("script-src"), "{}", policy(&inbox));
+
+    let script = browser.get("/static/compose.js").await;
+    assert_eq!(script.status, 200);
+    let content_type = script
+        .headers
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        content_type.starts_with("text/javascript"),
+        "{content_type}"
+    );
+    assert!(script.text().contains("data.set(\"action\", \"save\")"));
+    node.stop().await;
+}

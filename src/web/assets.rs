@@ -1,5 +1,5 @@
-//! Fixed resources: the stylesheet, the metrics page and the page for
-//! addresses that lead nowhere.
+//! Fixed resources: the stylesheet, the compose page's script, the metrics
+//! page and the page for addresses that lead nowhere.
 
 use std::sync::atomic::Ordering;
 
@@ -11,6 +11,9 @@ use super::{AppError, AppState};
 
 const STYLESHEET: &str = include_str!("../../static/style.css");
 
+/// Draft autosave for the compose page, the only script mailfront serves.
+const COMPOSE_SCRIPT: &str = include_str!("../../static/compose.js");
+
 pub async fn stylesheet() -> Response {
     (
         [
@@ -18,6 +21,17 @@ pub async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         STYLESHEET,
+    )
+        .into_response()
+}
+
+pub async fn compose_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        COMPOSE_SCRIPT,
     )
         .into_response()
 }

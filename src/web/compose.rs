@@ -19,12 +19,15 @@
 //! - A reopened draft no longer knows the message it answers or forwards,
 //!   so sending it sets no `\Answered` or `$Forwarded` mark there.
 //! - Messages are plain text only.
+//! - Autosave (a small script, once a minute) leaves out files chosen but
+//!   not yet attached, and a save that lands after the message was sent from
+//!   another tab files the draft again.
 
 use askama::Template;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Multipart, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use lettre::message::Mailbox;
 use lettre::Address;
@@ -181,7 +184,7 @@ pub async fn show_compose(
         Mode::EditDraft => "Edit draft",
     };
     let page = compose_page(&state, &signed_in, heading, &sender, form, None, None).await?;
-    Ok(html(StatusCode::OK, page.render()))
+    Ok(compose_response(StatusCode::OK, &page))
 }
 
 /// `POST /compose`: Send, Save draft or Attach.
@@ -436,6 +439,23 @@ fn filing_problem(error: MailError, what: &str) -> Result<String, AppError> {
     }
 }
 
+/// The policy of the compose page: every page's, plus its one script
+/// (`/static/compose.js`, draft autosave) and the requests that script makes
+/// to this site. No other page may run script.
+const COMPOSE_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+     frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
+     script-src 'self'; connect-src 'self'";
+
+/// A compose page as a response, with its own policy.
+fn compose_response(status: StatusCode, page: &ComposePage) -> Response {
+    let mut response = html(status, page.render());
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(COMPOSE_POLICY),
+    );
+    response
+}
+
 /// The form shown again with a notice or a problem.
 async fn reshow(
     state: &AppState,
@@ -455,7 +475,7 @@ async fn reshow(
     };
     let page = compose_page(state, signed_in, heading, sender, form, notice, problem).await?;
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    Ok(html(status, page.render()))
+    Ok(compose_response(status, &page))
 }
 
 async fn compose_page(

@@ -130,6 +130,7 @@ pub fn app(state: AppState) -> Router {
         .route("/login", get(login::show_login).post(login::submit_login))
         .route("/logout", post(login::submit_logout))
         .route("/static/style.css", get(assets::stylesheet))
+        .route("/static/compose.js", get(assets::compose_script))
         .route("/metrics", get(assets::metrics))
         .fallback(assets::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
