@@ -506,7 +506,10 @@ pub enum ConfigError {
     ImapServerMissing,
     #[error("IMAP server {value:?} not understood; use imaps://host:port, imap://host:port (STARTTLS) or imap+insecure://host:port")]
     ImapServerInvalid { value: String },
-    #[error("SMTP server {value:?} not understood; use smtps://host:port, smtp://host:port (STARTTLS) or smtp+insecure://host:port")]
+    #[error(
+        "SMTP server {value:?} not understood; \
+         use smtps://host:port, smtp://host:port (STARTTLS) or smtp+insecure://host:port"
+    )]
     SmtpServerInvalid { value: String },
     #[error("mail domain {value:?} is not a domain; give one such as example.org")]
     MailDomainInvalid { value: String },
