@@ -944,3 +944,39 @@ async fn only_the_compose_page_may_run_its_autosave_script() {
     assert!(script.text().contains("data.set(\"action\", \"save\")"));
     node.stop().await;
 }
+
+#[tokio::test]
+async fn mail_is_sent_over_starttls_with_a_private_ca() {
+    let Some(rig) = rig() else {
+        return;
+    };
+    let (user, password) = rig.dovecot.new_user("starttls");
+    let data = app::scratch_dir("starttls");
+    let port = rig.dovecot.submission_port.expect("submission runs");
+    let mut layer = settings_for(&rig.dovecot, &data);
+    layer.smtp_server = Some(format!("smtp://127.0.0.1:{port}"));
+    layer.smtp_ca_file = Some(rig.dovecot.ca_file.clone());
+    let node = Node::start(layer).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    let form = browser.get("/compose").await;
+    let fields = form_fields(
+        &form,
+        &[
+            ("to", "bob@example.org"),
+            ("subject", "over tls starttls-test"),
+            ("action", "send"),
+        ],
+    );
+    let sent = post_compose(&browser, &fields, &[]).await;
+    assert_eq!(sent.status, 303, "{}", sent.text());
+    captured_with(rig, "starttls-test");
+    let log = rig.dovecot.log_text();
+    let login = format!("submission-login: Info: Login: user=<{user}>");
+    let line = log
+        .lines()
+        .find(|l| l.contains(&login))
+        .expect("a submission login");
+    assert!(line.contains("TLS"), "not encrypted: {line}");
+    node.stop().await;
+}
