@@ -43,6 +43,11 @@ pub(super) fn fill_from_original(
             let own = sender.email.to_string().to_ascii_lowercase();
             let mut to: Vec<String> = Vec::new();
             push_addresses(&mut to, answer_to, &own);
+            // A reply to one's own message (from Sent) goes to its
+            // recipients, as a follow-up.
+            if to.is_empty() && mode == Mode::Reply {
+                push_addresses(&mut to, &view.to, &own);
+            }
             if mode == Mode::ReplyAll {
                 let mut cc = to.clone();
                 push_addresses(&mut cc, &view.to, &own);
