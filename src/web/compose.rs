@@ -2,15 +2,15 @@
 //! an attached message), editing a saved draft, and the form's three
 //! actions: Send, Save draft and Attach.
 //!
-//! The form is plain HTML (no script) posted as multipart/form-data with the
-//! session's CSRF token and a one-time form token. The form token is spent
-//! only by a send that the SMTP server accepted, so a double click on Send
-//! sends once (the second post gets the "already sent" page), while a failed
-//! send, a saved draft or an attached file shows the same form again with
-//! everything typed kept. Files attached earlier travel back in the form as
-//! hidden fields, so nothing is kept on the server between requests. The
-//! form itself is read in `compose_form` and filled from an original in
-//! `quoting`; this module owns the pages and what each action does.
+//! The form is plain HTML that works without script, posted as
+//! multipart/form-data with the session's CSRF token and a one-time form token.
+//! The form token is spent only by a send that the SMTP server accepted, so a
+//! double click on Send sends once (the second post gets the "already sent"
+//! page), while a failed send, a saved draft or an attached file shows the same
+//! form again with everything typed kept. Files attached earlier travel back in
+//! the form as hidden fields, so nothing is kept on the server between
+//! requests. The form itself is read in `compose_form` and filled from an
+//! original in `quoting`; this module owns the pages and what each action does.
 //!
 //! # Limitations
 //!
@@ -418,8 +418,8 @@ fn send_problem(error: &SendError) -> String {
              too large), so it was not sent. Remove attachments and send again."
             .to_owned(),
         SendError::Unknown(_) => "The connection to the outgoing mail server was lost while \
-             sending, so the message may or may not have been sent. Look in the recipients' \
-             replies or ask them before sending again."
+             sending, so the message may or may not have been sent. Ask a recipient whether it \
+             arrived before you send it again."
             .to_owned(),
     }
 }
