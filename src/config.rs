@@ -35,6 +35,29 @@ pub struct SettingsLayer {
     #[arg(long, env = "MAILFRONT_IMAP_CA_FILE")]
     pub imap_ca_file: Option<PathBuf>,
 
+    /// The SMTP submission server mail is sent through, with the user's own
+    /// sign-in: smtp://host[:port] (STARTTLS, port 587 by default),
+    /// smtps://host[:port] (implicit TLS, 465) or smtp+insecure://host[:port]
+    /// (plain text, for a server on the same machine only) [default: none,
+    /// sending is off]
+    #[arg(long, env = "MAILFRONT_SMTP_SERVER")]
+    pub smtp_server: Option<String>,
+
+    /// PEM file with the certificate authority of a private SMTP server,
+    /// trusted in addition to the public roots
+    #[arg(long, env = "MAILFRONT_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+
+    /// Domain added to a sign-in name without "@" to make the sender's
+    /// address [default: localhost]
+    #[arg(long, env = "MAILFRONT_MAIL_DOMAIN")]
+    pub mail_domain: Option<String>,
+
+    /// Largest compose form accepted, attachments included, in bytes
+    /// [default: 26214400]
+    #[arg(long, env = "MAILFRONT_MAX_UPLOAD_BYTES")]
+    pub max_upload_bytes: Option<usize>,
+
     /// Messages per page in a folder [default: 20]
     #[arg(long, env = "MAILFRONT_PAGE_SIZE")]
     pub page_size: Option<usize>,
@@ -143,6 +166,10 @@ impl SettingsLayer {
             listen: self.listen.or(lower.listen),
             imap_server: self.imap_server.or(lower.imap_server),
             imap_ca_file: self.imap_ca_file.or(lower.imap_ca_file),
+            smtp_server: self.smtp_server.or(lower.smtp_server),
+            smtp_ca_file: self.smtp_ca_file.or(lower.smtp_ca_file),
+            mail_domain: self.mail_domain.or(lower.mail_domain),
+            max_upload_bytes: self.max_upload_bytes.or(lower.max_upload_bytes),
             page_size: self.page_size.or(lower.page_size),
             time_zone: self.time_zone.or(lower.time_zone),
             data_dir: self.data_dir.or(lower.data_dir),
@@ -249,6 +276,49 @@ impl ImapServer {
     }
 }
 
+/// Where the SMTP submission server is and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpServer {
+    pub host: String,
+    pub port: u16,
+    pub transport: Transport,
+}
+
+impl SmtpServer {
+    /// Reads `smtp://host[:port]` (STARTTLS), `smtps://host[:port]` or
+    /// `smtp+insecure://host[:port]`. The scheme is required.
+    pub fn parse(text: &str) -> Result<SmtpServer, ConfigError> {
+        let invalid = || ConfigError::SmtpServerInvalid {
+            value: text.to_owned(),
+        };
+        let (transport, rest) = match text.split_once("://") {
+            Some(("smtps", rest)) => (Transport::ImplicitTls, rest),
+            Some(("smtp", rest)) => (Transport::StartTls, rest),
+            Some(("smtp+insecure", rest)) => (Transport::Plain, rest),
+            _ => return Err(invalid()),
+        };
+        let rest = rest.trim_end_matches('/');
+        let default_port = match transport {
+            Transport::ImplicitTls => 465,
+            Transport::StartTls | Transport::Plain => 587,
+        };
+
+        let (host, port) = split_host_port(rest).ok_or_else(invalid)?;
+        let port = match port {
+            Some(port) => port.parse().map_err(|_| invalid())?,
+            None => default_port,
+        };
+        if host.is_empty() || host.contains(['/', '@', ' ']) {
+            return Err(invalid());
+        }
+        Ok(SmtpServer {
+            host: host.to_owned(),
+            port,
+            transport,
+        })
+    }
+}
+
 /// Splits `host:port`, `[v6]:port`, `host` or `[v6]`.
 fn split_host_port(text: &str) -> Option<(&str, Option<&str>)> {
     if let Some(bracketed) = text.strip_prefix('[') {
@@ -271,6 +341,11 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub imap_server: ImapServer,
     pub imap_ca_file: Option<PathBuf>,
+    /// None: sending is off (drafts still work).
+    pub smtp_server: Option<SmtpServer>,
+    pub smtp_ca_file: Option<PathBuf>,
+    pub mail_domain: String,
+    pub max_upload_bytes: usize,
     pub page_size: usize,
     pub time_zone: FixedOffset,
     pub data_dir: PathBuf,
@@ -305,6 +380,22 @@ impl Settings {
             Some(text) => ImapServer::parse(&text)?,
             None => return Err(ConfigError::ImapServerMissing),
         };
+        let smtp_server = layer
+            .smtp_server
+            .as_deref()
+            .map(SmtpServer::parse)
+            .transpose()?;
+        let mail_domain = layer.mail_domain.unwrap_or_else(|| "localhost".to_owned());
+        if mail_domain.is_empty() || mail_domain.contains(['@', ' ', '<', '>']) {
+            return Err(ConfigError::MailDomainInvalid { value: mail_domain });
+        }
+        let max_upload_bytes = layer.max_upload_bytes.unwrap_or(25 << 20);
+        if max_upload_bytes < 1024 {
+            return Err(ConfigError::OutOfRange {
+                name: "max-upload-bytes",
+                allowed: "at least 1024",
+            });
+        }
         let page_size = layer.page_size.unwrap_or(20);
         if !(1..=500).contains(&page_size) {
             return Err(ConfigError::OutOfRange {
@@ -339,6 +430,10 @@ impl Settings {
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             imap_server,
             imap_ca_file: layer.imap_ca_file,
+            smtp_server,
+            smtp_ca_file: layer.smtp_ca_file,
+            mail_domain,
+            max_upload_bytes,
             page_size,
             time_zone,
             data_dir: layer
@@ -411,6 +506,13 @@ pub enum ConfigError {
     ImapServerMissing,
     #[error("IMAP server {value:?} not understood; use imaps://host:port, imap://host:port (STARTTLS) or imap+insecure://host:port")]
     ImapServerInvalid { value: String },
+    #[error(
+        "SMTP server {value:?} not understood; \
+         use smtps://host:port, smtp://host:port (STARTTLS) or smtp+insecure://host:port"
+    )]
+    SmtpServerInvalid { value: String },
+    #[error("mail domain {value:?} is not a domain; give one such as example.org")]
+    MailDomainInvalid { value: String },
     #[error("time zone {value:?} not understood; use UTC or an offset such as +02:00")]
     TimeZoneInvalid { value: String },
     #[error("pool mode {value:?} not understood; use pooled or login-per-request")]
@@ -461,6 +563,27 @@ mod tests {
         assert!(ImapServer::parse("http://host").is_err());
         let bare = ImapServer::parse("mail.example.org").unwrap();
         assert_eq!(bare.transport, Transport::ImplicitTls);
+    }
+
+    #[test]
+    fn smtp_server_urls_name_their_transport() {
+        let starttls = SmtpServer::parse("smtp://mail.example.org").unwrap();
+        assert_eq!(
+            (starttls.port, starttls.transport),
+            (587, Transport::StartTls)
+        );
+
+        let tls = SmtpServer::parse("smtps://mail.example.org").unwrap();
+        assert_eq!((tls.port, tls.transport), (465, Transport::ImplicitTls));
+
+        let plain = SmtpServer::parse("smtp+insecure://127.0.0.1:2525").unwrap();
+        assert_eq!(
+            (plain.host.as_str(), plain.port, plain.transport),
+            ("127.0.0.1", 2525, Transport::Plain)
+        );
+
+        assert!(SmtpServer::parse("mail.example.org").is_err());
+        assert!(SmtpServer::parse("smtp+plain://host").is_err());
     }
 
     #[test]

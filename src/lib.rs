@@ -5,12 +5,14 @@
 //! the `mailfront-imap` crate. Messages are turned into pages by the
 //! `mailfront-mime` crate. `cache` keeps what IMAP servers said, validated
 //! before every use. `server` assembles the parts; `config` reads the
-//! settings; `metrics` counts.
+//! settings; `metrics` counts; `outgoing` sends what a user wrote over
+//! SMTP.
 
 pub mod cache;
 pub mod config;
 pub mod mail;
 pub mod metrics;
+pub mod outgoing;
 pub mod pool;
 pub mod server;
 pub mod session;

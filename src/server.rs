@@ -85,6 +85,12 @@ fn build_parts(settings: Settings) -> anyhow::Result<(AppState, Arc<EmbeddedStor
         settings.max_message_bytes,
     );
 
+    let submitter = crate::outgoing::Submitter::new(
+        settings.smtp_server.clone(),
+        settings.smtp_ca_file.as_deref(),
+    )
+    .context("cannot set up sending")?;
+
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create the data folder {:?}", settings.data_dir))?;
     let store_path = settings.data_dir.join("sessions.redb");
@@ -105,6 +111,7 @@ fn build_parts(settings: Settings) -> anyhow::Result<(AppState, Arc<EmbeddedStor
         throttle: LoginThrottle::new(ThrottleSettings::default()),
         settings,
         mail,
+        submitter,
         sessions,
         locks: locks.clone(),
         local_locks: Some(locks),

@@ -42,6 +42,10 @@ pub enum FlagChange {
     MarkUnread,
     Flag,
     Unflag,
+    /// A reply was sent (`\Answered`).
+    MarkAnswered,
+    /// The message was forwarded (`$Forwarded`).
+    MarkForwarded,
 }
 
 impl FlagChange {
@@ -51,6 +55,8 @@ impl FlagChange {
             FlagChange::MarkUnread => (FlagOp::Remove, "\\Seen"),
             FlagChange::Flag => (FlagOp::Add, "\\Flagged"),
             FlagChange::Unflag => (FlagOp::Remove, "\\Flagged"),
+            FlagChange::MarkAnswered => (FlagOp::Add, "\\Answered"),
+            FlagChange::MarkForwarded => (FlagOp::Add, "$Forwarded"),
         }
     }
 }
@@ -84,7 +90,7 @@ pub struct Neighbour {
 }
 
 impl MailService {
-    /// Adds or removes `\Seen` or `\Flagged` on the selected messages.
+    /// Adds or removes a flag (see [`FlagChange`]) on the selected messages.
     pub async fn change_flags(
         &self,
         credentials: &Credentials,
@@ -358,7 +364,7 @@ impl MailService {
     ///
     /// The state's HIGHESTMODSEQ and UIDNEXT are left as they were, so the
     /// next validation still notices changes other clients made meanwhile.
-    async fn refresh_counts(
+    pub(super) async fn refresh_counts(
         &self,
         connection: &mut Connection,
         account: &str,

@@ -9,6 +9,7 @@
 
 mod actions;
 mod client_sort;
+mod filing;
 mod folders;
 mod listing;
 mod manage;
@@ -25,6 +26,7 @@ use crate::cache::MailCache;
 use crate::metrics::Metrics;
 use crate::pool::{ImapPool, PoolError};
 pub use actions::{ActionOutcome, FlagChange, Neighbour, Selection};
+pub use filing::FiledCopy;
 pub use folders::{Folder, FolderRole};
 pub use listing::{MailboxPage, MessageRow, PageRequest, SortField, SortOrder};
 pub use manage::{check_level_name, child_raw_name, parent_raw_name, NameProblem};
@@ -71,6 +73,10 @@ pub enum MailError {
         #[source]
         source: ImapError,
     },
+    #[error("the account has no folder for {0:?}")]
+    NoFolderWithRole(FolderRole),
+    #[error("the mail server refused to store a message: the account is full")]
+    OverQuota,
     #[error("mail server failed a command")]
     Imap(#[source] ImapError),
 }

@@ -180,6 +180,12 @@ impl SessionRecord {
         true
     }
 
+    /// Whether `token` was applied already, without applying it: for a form
+    /// whose token is spent only once its action succeeded.
+    pub fn was_form_token_applied(&self, token: &str) -> bool {
+        self.used_form_tokens.iter().any(|used| used == token)
+    }
+
     fn csrf_tag(&self) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.csrf_secret)
             .expect("HMAC accepts keys of any length");
@@ -331,7 +337,9 @@ mod tests {
         let token = new_form_token();
 
         assert_eq!(token.len(), FORM_TOKEN_LEN);
+        assert!(!record.was_form_token_applied(&token));
         assert!(record.consume_form_token(&token));
+        assert!(record.was_form_token_applied(&token));
         assert!(!record.consume_form_token(&token));
         assert!(record.consume_form_token(&new_form_token()));
     }

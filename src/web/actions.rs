@@ -372,6 +372,8 @@ async fn apply(
                 FlagChange::MarkUnread => "marked as unread",
                 FlagChange::Flag => "flagged",
                 FlagChange::Unflag => "unflagged",
+                FlagChange::MarkAnswered => "marked as answered",
+                FlagChange::MarkForwarded => "marked as forwarded",
             };
             (outcome, done.to_owned())
         }

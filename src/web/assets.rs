@@ -1,6 +1,6 @@
 //! Fixed resources: the stylesheet, the keyboard shortcuts script, the
-//! metrics page and the page for
-//! addresses that lead nowhere.
+//! compose page's script, the metrics page and the page for addresses that
+//! lead nowhere.
 
 use std::sync::atomic::Ordering;
 
@@ -12,6 +12,9 @@ use super::{AppError, AppState};
 
 const STYLESHEET: &str = include_str!("../../static/style.css");
 const SHORTCUTS_SCRIPT: &str = include_str!("../../static/shortcuts.js");
+
+/// Draft autosave for the compose page.
+const COMPOSE_SCRIPT: &str = include_str!("../../static/compose.js");
 
 pub async fn stylesheet() -> Response {
     (
@@ -26,12 +29,21 @@ pub async fn stylesheet() -> Response {
 
 /// The keyboard shortcuts. Every page works without it.
 pub async fn shortcuts_script() -> Response {
+    script(SHORTCUTS_SCRIPT)
+}
+
+/// The compose page's draft autosave. The page works without it.
+pub async fn compose_script() -> Response {
+    script(COMPOSE_SCRIPT)
+}
+
+fn script(text: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        SHORTCUTS_SCRIPT,
+        text,
     )
         .into_response()
 }

@@ -51,6 +51,8 @@ pub enum AppError {
     },
     #[error("form expired or forged")]
     FormExpired,
+    #[error("message already sent")]
+    AlreadySent,
     #[error("bad request: {0}")]
     BadRequest(&'static str),
     #[error("page not found")]
@@ -119,6 +121,9 @@ impl From<MailError> for AppError {
                     message: folder_refusal_text(code.as_deref()).to_owned(),
                     invalid_input: false,
                 }
+            }
+            MailError::NoFolderWithRole(_) | MailError::OverQuota => {
+                AppError::Internal(chain(&error))
             }
             MailError::Pool(pool) => pool.into(),
             MailError::Imap(imap) => imap_error_page(imap),
@@ -248,6 +253,14 @@ impl IntoResponse for AppError {
                 "Form expired",
                 "This form has expired or did not come from this site, so nothing was changed.",
                 "Go back, reload the page and try again.",
+                inbox,
+                None,
+            ),
+            AppError::AlreadySent => (
+                StatusCode::CONFLICT,
+                "Already sent",
+                "This message was already sent, so it was not sent again.",
+                "You will find it in your Sent folder.",
                 inbox,
                 None,
             ),

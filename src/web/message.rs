@@ -19,6 +19,7 @@ use mailfront_mime::{
 use serde::Deserialize;
 
 use super::actions::{message_actions_url, ActionBar};
+use super::compose::ComposeLinks;
 use super::error::html;
 use super::search::{fields_of, link_suffix, HiddenField, SearchParams};
 use super::signed_in::SignedIn;
@@ -45,6 +46,9 @@ struct MessagePage {
     flash: Option<String>,
     /// None for a forwarded message shown inside another.
     actions: Option<ActionBar>,
+    /// Reply, forward and (in Drafts) edit; None for a forwarded message
+    /// shown inside another.
+    compose: Option<ComposeLinks>,
     page: i64,
     /// The search the message was opened from, for the action form.
     search_fields: Vec<HiddenField>,
@@ -154,6 +158,9 @@ pub async fn show_message(
         );
 
     let has_html = contains_html(&view);
+    let is_draft = folders
+        .iter()
+        .any(|f| f.raw_name == at.mailbox && f.role == Some(crate::mail::FolderRole::Drafts));
     let mut section = section_for(&state, &view, &base, "");
     if view.date.is_none() {
         section.date = format::full_date(opened.internal_date, state.settings.time_zone);
@@ -214,6 +221,12 @@ pub async fn show_message(
             .any(|f| f.eq_ignore_ascii_case("\\Flagged")),
         flash,
         actions: Some(actions),
+        compose: Some(ComposeLinks::for_message(
+            &at.mailbox,
+            at.uidvalidity,
+            at.uid,
+            is_draft,
+        )),
         page: page_number,
         search_fields: fields_of(searched.as_ref()),
         previous_url: previous.map(neighbour_url),
@@ -392,6 +405,7 @@ pub async fn show_attached_message(
         flagged: false,
         flash: None,
         actions: None,
+        compose: None,
         page: 1,
         search_fields: Vec::new(),
         previous_url: None,

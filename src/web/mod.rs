@@ -8,6 +8,8 @@
 
 mod actions;
 mod assets;
+mod compose;
+mod compose_form;
 mod error;
 mod folders;
 mod format;
@@ -17,6 +19,7 @@ mod login;
 mod mailbox;
 mod message;
 pub mod paths;
+mod quoting;
 mod search;
 mod signed_in;
 mod views;
@@ -26,6 +29,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::handler::Handler;
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -52,6 +56,8 @@ pub struct AppState {
 pub struct AppShared {
     pub settings: Settings,
     pub mail: MailService,
+    /// Sends what users write; holds no connection between sends.
+    pub submitter: crate::outgoing::Submitter,
     pub sessions: Arc<dyn SessionStore>,
     pub locks: Arc<dyn SessionLocks>,
     /// The same locks when they are this process's own, for their counters.
@@ -80,9 +86,20 @@ impl std::ops::Deref for AppState {
 
 /// The whole web application.
 pub fn app(state: AppState) -> Router {
+    // Files already attached travel back in the form in base64 (4/3 of
+    // their size), beside up to the limit of new ones.
+    let upload_limit = state.settings.max_upload_bytes;
+    let compose_body_limit = upload_limit
+        .saturating_add(upload_limit / 3)
+        .saturating_add(1 << 20);
     let mail_routes = Router::new()
         .route("/", get(mailbox::go_to_inbox))
         .route("/mail/{mailbox}", get(mailbox::show_mailbox))
+        .route(
+            "/compose",
+            get(compose::show_compose)
+                .post(compose::submit_compose.layer(DefaultBodyLimit::max(compose_body_limit))),
+        )
         .route("/mail/{mailbox}/actions", post(actions::act_on_list))
         .route(
             "/mail/{mailbox}/{uidvalidity}/{uid}",
@@ -124,6 +141,7 @@ pub fn app(state: AppState) -> Router {
         .route("/help", get(help::show_help))
         .route("/static/style.css", get(assets::stylesheet))
         .route("/static/shortcuts.js", get(assets::shortcuts_script))
+        .route("/static/compose.js", get(assets::compose_script))
         .route("/metrics", get(assets::metrics))
         .fallback(assets::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))

@@ -44,6 +44,9 @@ pub struct Dovecot {
     pub ca_file: PathBuf,
     /// PID of the Dovecot master process.
     pub pid: u32,
+    /// SMTP submission port on 127.0.0.1 (AUTH for the same users), for an
+    /// instance started with [`Dovecot::start_private_with_submission`].
+    pub submission_port: Option<u16>,
     /// Whether dropping this value stops the instance (private ones only).
     stop_on_drop: bool,
 }
@@ -62,7 +65,7 @@ impl Dovecot {
             .get_or_init(|| {
                 remove_stale_instances();
                 let dir = instances_dir().join(std::process::id().to_string());
-                Dovecot::start(&dir, None, false, false)
+                Dovecot::start(&dir, None, false, false, None)
             })
             .as_ref()
     }
@@ -73,7 +76,7 @@ impl Dovecot {
     pub fn start_private(max_userip: u32) -> Option<Dovecot> {
         let n = NEXT_PRIVATE.fetch_add(1, Ordering::Relaxed);
         let dir = instances_dir().join(format!("{}-p{n}", std::process::id()));
-        Dovecot::start(&dir, Some(max_userip), true, false)
+        Dovecot::start(&dir, Some(max_userip), true, false, None)
     }
 
     /// A separate instance that advertises no SORT, ESORT or THREAD after
@@ -82,7 +85,17 @@ impl Dovecot {
     pub fn start_private_without_sort() -> Option<Dovecot> {
         let n = NEXT_PRIVATE.fetch_add(1, Ordering::Relaxed);
         let dir = instances_dir().join(format!("{}-p{n}", std::process::id()));
-        Dovecot::start(&dir, None, true, true)
+        Dovecot::start(&dir, None, true, true, None)
+    }
+
+    /// A separate instance that also runs Dovecot's SMTP submission service
+    /// ([`Dovecot::submission_port`]), relaying every message to
+    /// 127.0.0.1:`relay_port` (a test's [`super::SmtpCapture`]) and nowhere
+    /// else; stopped on drop like [`Dovecot::start_private`].
+    pub fn start_private_with_submission(relay_port: u16) -> Option<Dovecot> {
+        let n = NEXT_PRIVATE.fetch_add(1, Ordering::Relaxed);
+        let dir = instances_dir().join(format!("{}-p{n}", std::process::id()));
+        Dovecot::start(&dir, None, true, false, Some(relay_port))
     }
 
     /// Creates a fresh user with a unique name built from `prefix` (tests run
@@ -188,6 +201,7 @@ impl Dovecot {
         max_userip: Option<u32>,
         stop_on_drop: bool,
         no_sort: bool,
+        relay_port: Option<u16>,
     ) -> Option<Dovecot> {
         if dir.exists() {
             stop_and_remove(dir);
@@ -201,6 +215,10 @@ impl Dovecot {
         }
         if no_sort {
             args.push("--no-sort");
+        }
+        let relay = relay_port.map(|port| port.to_string());
+        if let Some(relay) = &relay {
+            args.extend(["--relay-port", relay]);
         }
         let out = run_script(&args);
 
@@ -248,12 +266,14 @@ impl Drop for Dovecot {
     }
 }
 
-/// Parses `imap=127.0.0.1:P imaps=127.0.0.1:T ca=PATH pid=N`.
+/// Parses `imap=127.0.0.1:P imaps=127.0.0.1:T ca=PATH pid=N`, followed by
+/// `submission=127.0.0.1:S` when the instance runs submission.
 fn parse_start_line(line: &str) -> Option<Dovecot> {
     let mut imap_port = None;
     let mut imaps_port = None;
     let mut ca_file = None;
     let mut pid = None;
+    let mut submission_port = None;
 
     for field in line.split_whitespace() {
         let (key, value) = field.split_once('=')?;
@@ -262,6 +282,7 @@ fn parse_start_line(line: &str) -> Option<Dovecot> {
             "imaps" => imaps_port = value.strip_prefix("127.0.0.1:")?.parse().ok(),
             "ca" => ca_file = Some(PathBuf::from(value)),
             "pid" => pid = value.parse().ok(),
+            "submission" => submission_port = value.strip_prefix("127.0.0.1:")?.parse().ok(),
             _ => return None,
         }
     }
@@ -272,6 +293,7 @@ fn parse_start_line(line: &str) -> Option<Dovecot> {
         imaps_port: imaps_port?,
         ca_file: ca_file?,
         pid: pid?,
+        submission_port,
         stop_on_drop: false,
     })
 }

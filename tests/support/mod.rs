@@ -3,7 +3,8 @@
 //! It owns the way tests reach what lives outside the crate: the private
 //! Dovecot started through `scripts/dovecot` ([`Dovecot`]), a plain IMAP
 //! client for setting up mail and playing a second device
-//! ([`ImapTestClient`]), the shared inputs in `../shared`, and scratch folders.
+//! ([`ImapTestClient`]), an SMTP sink that keeps what Dovecot's submission
+//! service relays ([`SmtpCapture`]), the shared inputs in `../shared`, and scratch folders.
 //! It never uses the product's own code, so a fault in mailfront cannot hide
 //! a fault in a test's setup.
 //!
@@ -18,9 +19,11 @@
 
 mod dovecot;
 mod imap_client;
+mod smtp_capture;
 
 pub use dovecot::Dovecot;
 pub use imap_client::ImapTestClient;
+pub use smtp_capture::{CapturedMessage, SmtpCapture};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

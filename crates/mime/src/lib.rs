@@ -36,6 +36,7 @@ mod html_text;
 mod link_targets;
 mod params;
 mod problem;
+mod reading;
 mod render;
 mod sanitize;
 mod text;
@@ -50,6 +51,7 @@ pub use extract::{
 };
 pub use header::decode_header;
 pub use problem::Problem;
+pub use reading::{header_value, plain_text};
 pub use render::render_message;
 pub use sanitize::{sanitize_html, SanitizedHtml};
 pub use text::text_to_html;
