@@ -1,7 +1,8 @@
 //! Test support shared by the root package's integration tests.
 //!
 //! It owns the way tests reach what lives outside the crate: the private
-//! Dovecot started through `scripts/dovecot` ([`Dovecot`]), a plain IMAP
+//! Dovecot started through `scripts/dovecot` ([`Dovecot`]), private Redis
+//! servers ([`Redis`]), a plain IMAP
 //! client for setting up mail and playing a second device
 //! ([`ImapTestClient`]), the shared inputs in `../shared`, and scratch folders.
 //! It never uses the product's own code, so a fault in mailfront cannot hide
@@ -18,9 +19,11 @@
 
 mod dovecot;
 mod imap_client;
+mod redis;
 
 pub use dovecot::Dovecot;
 pub use imap_client::ImapTestClient;
+pub use redis::Redis;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
