@@ -136,7 +136,10 @@ impl Redis {
                 );
             }
             if Instant::now() >= deadline {
-                panic!("redis-server on port {} did not answer within 10 s", self.port);
+                panic!(
+                    "redis-server on port {} did not answer within 10 s",
+                    self.port
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
