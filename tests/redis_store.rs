@@ -4,8 +4,11 @@
 //! while Redis is down.
 //!
 //! Two `RedisLink`s over one server stand for two nodes: they share nothing
-//! but Redis.
+//! but Redis. The last tests run two whole nodes in this process in front of
+//! the shared Dovecot, and one browser whose requests alternate between them
+//! as a load balancer without sticky sessions would send them.
 
+mod app;
 mod support;
 
 use std::net::IpAddr;
@@ -13,6 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use app::{settings_for, Browser, Node};
+use mailfront::config::SettingsLayer;
 use mailfront::config::{RedisSettings, RedisUrl};
 use mailfront::session::redis::{
     shared_login_form_key, RedisLink, RedisLockSettings, RedisLocks, RedisStore, RedisThrottle,
@@ -21,7 +26,7 @@ use mailfront::session::{
     LockRefused, LockSettings, SessionCookie, SessionLocks, SessionRecord, SessionStore,
     StoreError, ThrottleDecision, ThrottleSettings,
 };
-use support::Redis;
+use support::{Dovecot, Redis};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -441,4 +446,109 @@ async fn while_redis_is_down_calls_fail_quickly_and_resume_after() {
     store.save(&cookie.id, &record("erin"), DAY).await.unwrap();
     assert!(store.load(&cookie.id).await.unwrap().is_some());
     assert!(locks.acquire(&cookie.id).await.is_ok());
+}
+
+/// A node in front of `dovecot` keeping its sessions in `redis`.
+async fn redis_node(dovecot: &Dovecot, redis: &Redis, name: &str) -> Node {
+    let data_dir = support::scratch_dir(&format!("node-{name}"));
+    Node::start(SettingsLayer {
+        session_store: Some("redis".into()),
+        redis_url: Some(redis.url()),
+        redis_timeout_ms: Some(500),
+        ..settings_for(dovecot, &data_dir)
+    })
+    .await
+}
+
+/// The same browser (same cookies) talking to another node.
+fn on_node(browser: &Browser, node: &Node) -> Browser {
+    Browser {
+        client: browser.client.clone(),
+        base: node.base.clone(),
+        jar: Arc::clone(&browser.jar),
+    }
+}
+
+#[tokio::test]
+async fn a_browser_moves_freely_between_nodes_sharing_redis() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let Some(redis) = redis("nodes") else { return };
+    let (user, password) = dovecot.new_user("redis-nodes");
+    let first = redis_node(dovecot, &redis, "first").await;
+    let second = redis_node(dovecot, &redis, "second").await;
+    let on_first = Browser::new(&first.base);
+    let on_second = on_node(&on_first, &second);
+
+    // The sign-in form comes from one node and is posted to the other.
+    let form = on_first.get("/login").await;
+    let token = form.field("login_token").expect("the form has a token");
+    let fields = [
+        ("username", user.as_str()),
+        ("password", password.as_str()),
+        ("login_token", token.as_str()),
+        ("next", ""),
+    ];
+    let signed_in = on_second.post("/login", &fields).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.text());
+
+    for browser in [&on_first, &on_second, &on_first] {
+        let inbox = browser.get_following("/").await;
+        assert_eq!(inbox.status, 200, "{}", inbox.text());
+    }
+    assert!(!first.data_dir.join("sessions.redb").exists());
+    assert!(!second.data_dir.join("sessions.redb").exists());
+
+    let inbox = on_first.get_following("/").await;
+    let csrf = inbox.field("csrf").expect("the inbox has a sign-out form");
+    let signed_out = on_second.post("/logout", &[("csrf", csrf.as_str())]).await;
+    assert_eq!(signed_out.status, 303, "{}", signed_out.text());
+    let after = on_first.get("/mail/INBOX").await;
+    assert_eq!(after.status, 303, "the session ended on every node");
+    assert!(after.location.unwrap_or_default().contains("/login"));
+    first.stop().await;
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn a_redis_outage_gives_a_retry_page_and_service_comes_back() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let Some(redis) = redis("web-outage") else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("redis-outage");
+    let node = redis_node(dovecot, &redis, "outage").await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    // A paused Redis keeps its data: the session survives the pause.
+    redis.command(&["CLIENT", "PAUSE", "1500", "ALL"]);
+    let paused = browser.get("/mail/INBOX").await;
+    assert_eq!(paused.status, 503, "{}", paused.text());
+    assert!(paused.headers.contains_key("retry-after"));
+    assert!(paused.text().contains("Temporarily unavailable"));
+    let mut back = None;
+    eventually("the end of the pause", async || {
+        let page = browser.get("/mail/INBOX").await;
+        let done = page.status == 200;
+        back = Some(page);
+        done
+    })
+    .await;
+    assert!(back.is_some());
+
+    // A stopped Redis: sign-ins get the same page, not a wrong-password one.
+    redis.stop();
+    let down = Browser::new(&node.base).sign_in(&user, &password).await;
+    assert_eq!(down.status, 503, "{}", down.text());
+    redis.restart();
+    eventually("reconnect", async || {
+        browser.get("/mail/INBOX").await.status != 503
+    })
+    .await;
+    let again = Browser::new(&node.base).sign_in(&user, &password).await;
+    assert_eq!(again.status, 303, "{}", again.text());
+    node.stop().await;
 }
