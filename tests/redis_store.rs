@@ -161,6 +161,8 @@ async fn two_nodes_never_hold_one_session_at_once() {
         locks(link(&redis, "mf:"), 8, Duration::from_secs(10)),
     ];
     let id = SessionCookie::generate().id;
+    let store = RedisStore::new(link(&redis, "mf:"));
+    store.save(&id, &record("frank"), DAY).await.unwrap();
     let holders = Arc::new(AtomicUsize::new(0));
 
     let mut tasks = Vec::new();
@@ -185,8 +187,32 @@ async fn two_nodes_never_hold_one_session_at_once() {
         fences.extend(task.await.unwrap());
     }
     fences.sort_unstable();
-    fences.dedup();
-    assert_eq!(fences.len(), 30, "every grant has its own fencing token");
+    assert_eq!(
+        fences,
+        (1..=30).collect::<Vec<u64>>(),
+        "a new token per grant"
+    );
+    let loaded = store
+        .load(&id)
+        .await
+        .unwrap()
+        .expect("the counter spares the record");
+    assert_eq!(loaded.revision, 1);
+}
+
+#[tokio::test]
+async fn a_cookie_that_names_no_session_leaves_nothing_behind() {
+    let Some(redis) = redis("nosession") else {
+        return;
+    };
+    let locks = locks(link(&redis, "mf:"), 2, Duration::from_secs(10));
+    let id = SessionCookie::generate().id;
+
+    let guard = locks.acquire(&id).await.unwrap();
+    assert_eq!(guard.fence(), Some(0));
+    drop(guard);
+
+    eventually("release", async || redis.keys("*").is_empty()).await;
 }
 
 #[tokio::test]

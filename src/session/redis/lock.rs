@@ -3,10 +3,12 @@
 //! shared by all nodes.
 //!
 //! It owns, per session, the keys `<prefix>lock:<store key>` (the holder's
-//! random token, expiring after the lease time), `<prefix>fence:<store key>`
-//! (a counter bumped at every grant), `<prefix>queue:<store key>` (waiters
-//! by arrival) and `<prefix>seen:<store key>` (when each waiter last
-//! asked). It does not load or save records.
+//! random token, expiring after the lease time), `<prefix>queue:<store key>`
+//! (waiters by arrival) and `<prefix>seen:<store key>` (when each waiter last
+//! asked), and the field `fence` of the session's record hash (see `store`):
+//! a counter bumped at every grant that lives exactly as long as the session,
+//! so it can neither expire under a stalled holder nor be started by a
+//! cookie that names no session. It does not load or save records.
 //!
 //! Invariants: a lease is granted only when no other lease of the session
 //! is live, to the first waiter in arrival order (or at once when nobody
@@ -14,8 +16,10 @@
 //! node, and none longer than `max_wait`; only the holder's token can renew
 //! or release a lease (Lua compare-then-act); while the request runs, a
 //! background task renews its lease every third of the lease time; each
-//! grant carries a larger fencing token than every grant before it, which
-//! `RedisStore` checks on save. A waiter that stops asking (its node died,
+//! grant of a live session carries a larger fencing token than every grant
+//! before it, which `RedisStore` checks on save (a session that does not
+//! exist gets token 0: there is nothing to protect, and a save of it is
+//! refused anyway). A waiter that stops asking (its node died,
 //! its request went away) loses its place after `STALE_WAITER`.
 //!
 //! Waiting is polling, starting at 5 ms and doubling up to 100 ms: simple,
@@ -69,20 +73,20 @@ local function grant(token, lease)
   redis.call('SET', KEYS[1], token, 'PX', lease)
   redis.call('ZREM', KEYS[3], token)
   redis.call('ZREM', KEYS[4], token)
-  local fence = redis.call('INCR', KEYS[2])
-  if redis.call('PTTL', KEYS[2]) < lease then
-    redis.call('PEXPIRE', KEYS[2], lease)
+  local fence = 0
+  if redis.call('EXISTS', KEYS[2]) == 1 then
+    fence = redis.call('HINCRBY', KEYS[2], 'fence', 1)
   end
-  return fence
+  return {1, fence}
 end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 ";
 
 /// Takes the session or joins its queue.
-/// KEYS: lock, fence, queue, seen. ARGV: token, lease ms, max waiters,
-/// stale ms. Returns the fencing token when granted, 0 when queued, -1
-/// when the queue is full.
+/// KEYS: lock, session record, queue, seen. ARGV: token, lease ms, max
+/// waiters, stale ms. Returns {1, fencing token} when granted, {0, 0} when
+/// queued, {-1, 0} when the queue is full.
 const ENTER: &str = r"
 prune(now, tonumber(ARGV[4]))
 local waiting = redis.call('ZCARD', KEYS[3])
@@ -90,22 +94,22 @@ if waiting == 0 and redis.call('EXISTS', KEYS[1]) == 0 then
   return grant(ARGV[1], tonumber(ARGV[2]))
 end
 if waiting >= tonumber(ARGV[3]) then
-  return -1
+  return {-1, 0}
 end
 redis.call('ZADD', KEYS[3], now, ARGV[1])
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
 redis.call('PEXPIRE', KEYS[4], ARGV[4])
-return 0
+return {0, 0}
 ";
 
 /// A waiter asks again. Same KEYS and ARGV as `ENTER` (max waiters unused).
-/// Returns the fencing token when granted, 0 when still waiting, -1 when
-/// the waiter lost its place (taken for gone).
+/// Returns {1, fencing token} when granted, {0, 0} when still waiting,
+/// {-1, 0} when the waiter lost its place (taken for gone).
 const POLL: &str = r"
 prune(now, tonumber(ARGV[4]))
 if not redis.call('ZSCORE', KEYS[3], ARGV[1]) then
-  return -1
+  return {-1, 0}
 end
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
@@ -116,7 +120,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
     return grant(ARGV[1], tonumber(ARGV[2]))
   end
 end
-return 0
+return {0, 0}
 ";
 
 /// A waiter gives up its place. KEYS: queue, seen. ARGV: token.
@@ -190,15 +194,24 @@ struct Scripts {
 #[derive(Clone)]
 struct SessionKeys {
     lock: String,
-    fence: String,
+    /// The record hash, holding the fencing counter.
+    record: String,
     queue: String,
     seen: String,
 }
 
 impl SessionKeys {
     fn all(&self) -> [&str; 4] {
-        [&self.lock, &self.fence, &self.queue, &self.seen]
+        [&self.lock, &self.record, &self.queue, &self.seen]
     }
+}
+
+/// What `ENTER` or `POLL` answered.
+enum Answer {
+    Granted(u64),
+    Waiting,
+    /// `ENTER`: the queue is full. `POLL`: this waiter lost its place.
+    NoPlace,
 }
 
 impl RedisLocks {
@@ -240,12 +253,12 @@ impl SessionLocks for RedisLocks {
         let counters = &shared.counters;
 
         match shared.ask(&shared.scripts.enter, &keys, &token).await? {
-            0 => {}
-            -1 => {
+            Answer::Waiting => {}
+            Answer::NoPlace => {
                 counters.refused_queue_full.fetch_add(1, Ordering::Relaxed);
                 return Err(LockRefused::QueueFull);
             }
-            fence => return Ok(shared.lease(keys, token, fence)),
+            Answer::Granted(fence) => return Ok(shared.lease(keys, token, fence)),
         }
 
         counters.waited.fetch_add(1, Ordering::Relaxed);
@@ -271,18 +284,18 @@ impl SessionLocks for RedisLocks {
             // Losing the place means this waiter was taken for gone; it
             // queues again at the end, or is refused if the queue filled.
             let script = &shared.scripts.poll;
-            let outcome = match shared.ask(script, &keys, &token).await? {
-                -1 => shared.ask(&shared.scripts.enter, &keys, &token).await?,
-                outcome => outcome,
+            let answer = match shared.ask(script, &keys, &token).await? {
+                Answer::NoPlace => shared.ask(&shared.scripts.enter, &keys, &token).await?,
+                answer => answer,
             };
-            match outcome {
-                0 => {}
-                -1 => {
+            match answer {
+                Answer::Waiting => {}
+                Answer::NoPlace => {
                     ticket.done = true;
                     counters.refused_queue_full.fetch_add(1, Ordering::Relaxed);
                     return Err(LockRefused::QueueFull);
                 }
-                fence => {
+                Answer::Granted(fence) => {
                     ticket.done = true;
                     return Ok(shared.lease(keys, token, fence));
                 }
@@ -300,7 +313,7 @@ impl Shared {
         let name = id.store_key();
         SessionKeys {
             lock: self.link.key("lock", &name),
-            fence: self.link.key("fence", &name),
+            record: self.link.key("session", &name),
             queue: self.link.key("queue", &name),
             seen: self.link.key("seen", &name),
         }
@@ -313,7 +326,7 @@ impl Shared {
         script: &Script,
         keys: &SessionKeys,
         token: &str,
-    ) -> Result<i64, LockRefused> {
+    ) -> Result<Answer, LockRefused> {
         let stale = STALE_WAITER.max(self.link.timeout() * 2);
         let args = [
             text(token),
@@ -322,16 +335,20 @@ impl Shared {
             millis(stale),
         ];
 
-        self.link
-            .run_script(script, &keys.all(), &args)
-            .await
-            .map_err(|failure| {
+        let answer: Result<(i64, i64), RedisFailure> =
+            self.link.run_script(script, &keys.all(), &args).await;
+        match answer {
+            Ok((1, fence)) => Ok(Answer::Granted(u64::try_from(fence).unwrap_or_default())),
+            Ok((0, _)) => Ok(Answer::Waiting),
+            Ok(_) => Ok(Answer::NoPlace),
+            Err(failure) => {
                 tracing::warn!(error = %failure, "session lock unavailable");
-                LockRefused::Unavailable
-            })
+                Err(LockRefused::Unavailable)
+            }
+        }
     }
 
-    fn lease(self: &Arc<Self>, keys: SessionKeys, token: String, fence: i64) -> SessionLockGuard {
+    fn lease(self: &Arc<Self>, keys: SessionKeys, token: String, fence: u64) -> SessionLockGuard {
         self.counters.granted.fetch_add(1, Ordering::Relaxed);
         let renewer = tokio::spawn(renew_until_dropped(
             Arc::clone(self),
@@ -344,7 +361,7 @@ impl Shared {
             token,
             renewer,
         };
-        SessionLockGuard::from_fenced_lease(lease, u64::try_from(fence).unwrap_or_default())
+        SessionLockGuard::from_fenced_lease(lease, fence)
     }
 }
 
