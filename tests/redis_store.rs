@@ -298,6 +298,32 @@ async fn a_dropped_waiter_gives_its_place_back() {
 }
 
 #[tokio::test]
+async fn a_request_that_goes_away_while_redis_grants_leaves_no_lease() {
+    let Some(redis) = redis("gone") else { return };
+    let locks = locks(link(&redis, "mf:"), 2, Duration::from_secs(10));
+    let id = SessionCookie::generate().id;
+    let lock_key = format!("mf:lock:{}", id.store_key());
+
+    // Scripts are loaded by a first use; then writes wait, so the grant
+    // reaches Redis after the request is gone.
+    drop(locks.acquire(&SessionCookie::generate().id).await.unwrap());
+    redis.command(&["CLIENT", "PAUSE", "300", "WRITE"]);
+    let (gone, gone_id) = (locks.clone(), id.clone());
+    let request = tokio::spawn(async move { gone.acquire(&gone_id).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    request.abort();
+
+    // Once the pause is over, the session is free at once, not after the
+    // ten seconds of an orphaned lease.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let started = Instant::now();
+    let next = locks.acquire(&id).await;
+    assert!(next.is_ok());
+    assert!(started.elapsed() < Duration::from_secs(2), "not by expiry");
+    assert_eq!(redis.command(&["EXISTS", &lock_key]), "1");
+}
+
+#[tokio::test]
 async fn a_lease_is_renewed_while_its_request_runs() {
     let Some(redis) = redis("renew") else { return };
     let locks = RedisLocks::new(

@@ -123,10 +123,15 @@ end
 return {0, 0}
 ";
 
-/// A waiter gives up its place. KEYS: queue, seen. ARGV: token.
+/// A request that went away gives up its place, and the lease too if a
+/// grant reached Redis just before the request went. KEYS: queue, seen,
+/// lock. ARGV: token.
 const LEAVE: &str = r"
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('GET', KEYS[3]) == ARGV[1] then
+  redis.call('DEL', KEYS[3])
+end
 return 0
 ";
 
@@ -252,22 +257,30 @@ impl SessionLocks for RedisLocks {
         let token = new_token();
         let counters = &shared.counters;
 
-        match shared.ask(&shared.scripts.enter, &keys, &token).await? {
-            Answer::Waiting => {}
-            Answer::NoPlace => {
-                counters.refused_queue_full.fetch_add(1, Ordering::Relaxed);
-                return Err(LockRefused::QueueFull);
-            }
-            Answer::Granted(fence) => return Ok(shared.lease(keys, token, fence)),
-        }
-
-        counters.waited.fetch_add(1, Ordering::Relaxed);
+        // From here until the lease exists, dropping this future (the
+        // request went away) must not leave a place or a lease behind.
         let mut ticket = WaitTicket {
             shared: Arc::clone(shared),
             keys: keys.clone(),
             token: token.clone(),
+            waiting: false,
             done: false,
         };
+        match shared.ask(&shared.scripts.enter, &keys, &token).await? {
+            Answer::Waiting => {}
+            Answer::NoPlace => {
+                ticket.done = true;
+                counters.refused_queue_full.fetch_add(1, Ordering::Relaxed);
+                return Err(LockRefused::QueueFull);
+            }
+            Answer::Granted(fence) => {
+                ticket.done = true;
+                return Ok(shared.lease(keys, token, fence));
+            }
+        }
+
+        counters.waited.fetch_add(1, Ordering::Relaxed);
+        ticket.waiting = true;
         let deadline = Instant::now() + shared.settings.queue.max_wait;
         let mut pause = FIRST_POLL;
 
@@ -420,13 +433,17 @@ impl Drop for RedisLease {
     }
 }
 
-/// A place in a session's queue; dropping it before the wait ended (the
-/// request went away) gives the place back in a spawned task.
+/// An acquirer's claim on a session: its place in the queue, or a lease
+/// granted but not yet handed over. Dropping it before `acquire` ended (the
+/// request went away) gives both back in a spawned task.
 struct WaitTicket {
     shared: Arc<Shared>,
     keys: SessionKeys,
     token: String,
-    /// Set once the place was turned into a lease or already given back.
+    /// Set once the acquirer joined the queue, for the counters.
+    waiting: bool,
+    /// Set once the claim was turned into a lease or a refusal, or was
+    /// given back.
     done: bool,
 }
 
@@ -443,10 +460,12 @@ impl Drop for WaitTicket {
             return;
         }
 
-        self.shared
-            .counters
-            .abandoned
-            .fetch_add(1, Ordering::Relaxed);
+        if self.waiting {
+            self.shared
+                .counters
+                .abandoned
+                .fetch_add(1, Ordering::Relaxed);
+        }
         let (shared, keys) = (Arc::clone(&self.shared), self.keys.clone());
         let token = std::mem::take(&mut self.token);
         spawn_if_in_runtime(async move { leave_queue(&shared, &keys, &token).await });
@@ -458,7 +477,7 @@ async fn leave_queue(shared: &Shared, keys: &SessionKeys, token: &str) {
         .link
         .run_script(
             &shared.scripts.leave,
-            &[&keys.queue, &keys.seen],
+            &[&keys.queue, &keys.seen, &keys.lock],
             &[text(token)],
         )
         .await;
