@@ -251,6 +251,40 @@ async fn the_waiter_queue_is_counted_across_nodes() {
 }
 
 #[tokio::test]
+async fn waiters_of_both_nodes_get_the_session_in_arrival_order() {
+    let Some(redis) = redis("order") else { return };
+    let nodes = [
+        locks(link(&redis, "mf:"), 4, Duration::from_secs(10)),
+        locks(link(&redis, "mf:"), 4, Duration::from_secs(10)),
+    ];
+    let id = SessionCookie::generate().id;
+    let queue = format!("mf:queue:{}", id.store_key());
+    let holder = nodes[0].acquire(&id).await.unwrap();
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+
+    let mut tasks = Vec::new();
+    for n in 0..4 {
+        let (locks, task_id, order) = (nodes[n % 2].clone(), id.clone(), Arc::clone(&order));
+        tasks.push(tokio::spawn(async move {
+            let _guard = locks.acquire(&task_id).await.unwrap();
+            order.lock().unwrap().push(n);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }));
+        let queued = (n + 1).to_string();
+        eventually("queued", async || {
+            redis.command(&["ZCARD", &queue]) == queued
+        })
+        .await;
+    }
+    drop(holder);
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
+}
+
+#[tokio::test]
 async fn a_waiter_is_refused_after_max_wait_and_leaves_the_queue() {
     let Some(redis) = redis("timeout") else {
         return;

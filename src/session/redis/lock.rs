@@ -59,9 +59,10 @@ const FIRST_POLL: Duration = Duration::from_millis(5);
 /// Longest pause between two polls of a waiter.
 const MAX_POLL: Duration = Duration::from_millis(100);
 
-/// Drops waiters that stopped asking, from both queue keys.
-/// Needs `now` (ms) and `stale` (ms) set, KEYS[3] queue, KEYS[4] seen.
-const PRUNE: &str = r"
+/// Shared head of `ENTER` and `POLL`: `prune` drops waiters that stopped
+/// asking, `grant` hands out a lease, and the Redis clock gives `now` (ms,
+/// for `seen`) and `arrival` (µs, the queue's order; exact in a Lua number).
+const SCRIPT_HEAD: &str = r"
 local function prune(now, stale)
   local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now - stale)
   for _, member in ipairs(gone) do
@@ -81,6 +82,7 @@ local function grant(token, lease)
 end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local arrival = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 ";
 
 /// Takes the session or joins its queue.
@@ -96,7 +98,7 @@ end
 if waiting >= tonumber(ARGV[3]) then
   return {-1, 0}
 end
-redis.call('ZADD', KEYS[3], now, ARGV[1])
+redis.call('ZADD', KEYS[3], arrival, ARGV[1])
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
 redis.call('PEXPIRE', KEYS[4], ARGV[4])
@@ -223,7 +225,7 @@ impl RedisLocks {
     /// Locks over `link`; their counters (see `SessionLocks::counters`) are
     /// this node's share only.
     pub fn new(link: RedisLink, settings: RedisLockSettings) -> Self {
-        let with_prune = |body: &str| Script::new(&format!("{PRUNE}{body}"));
+        let with_prune = |body: &str| Script::new(&format!("{SCRIPT_HEAD}{body}"));
         Self {
             shared: Arc::new(Shared {
                 link,
