@@ -145,7 +145,7 @@ pub struct SettingsLayer {
     /// The Redis or Valkey server when session-store is redis:
     /// redis://[user:password@]host:port/db, or rediss://... for TLS. Prefer
     /// the environment variable: a password in a flag shows in the process list
-    #[arg(long, env = "MAILFRONT_REDIS_URL")]
+    #[arg(long, env = "MAILFRONT_REDIS_URL", hide_env_values = true)]
     #[serde(alias = "redis_url")]
     pub redis_url: Option<String>,
 

@@ -225,14 +225,14 @@ impl RedisLocks {
     /// Locks over `link`; their counters (see `SessionLocks::counters`) are
     /// this node's share only.
     pub fn new(link: RedisLink, settings: RedisLockSettings) -> Self {
-        let with_prune = |body: &str| Script::new(&format!("{SCRIPT_HEAD}{body}"));
+        let with_head = |body: &str| Script::new(&format!("{SCRIPT_HEAD}{body}"));
         Self {
             shared: Arc::new(Shared {
                 link,
                 settings,
                 scripts: Scripts {
-                    enter: with_prune(ENTER),
-                    poll: with_prune(POLL),
+                    enter: with_head(ENTER),
+                    poll: with_head(POLL),
                     leave: Script::new(LEAVE),
                     renew: Script::new(RENEW),
                     release: Script::new(RELEASE),

@@ -52,7 +52,7 @@ pub enum RedisFailure {
         timeout: Duration,
     },
     /// The client reported an error (connection refused, script error...).
-    #[error("redis refused or failed the call; check its log")]
+    #[error("redis could not be reached or failed the call; check that it runs and the URL")]
     Failed(#[from] RedisError),
     /// An answer of an unexpected shape (another program uses the prefix?).
     #[error("redis answered {what} unexpectedly; is another program using the key prefix?")]
