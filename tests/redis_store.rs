@@ -638,3 +638,58 @@ async fn a_redis_outage_gives_a_retry_page_and_service_comes_back() {
     assert_eq!(again.status, 303, "{}", again.text());
     node.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_busy_on_one_node_is_busy_on_the_other() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let Some(redis) = redis("web-busy") else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("redis-busy");
+    let first = redis_node(dovecot, &redis, "busy-first").await;
+    let data_dir = support::scratch_dir("node-busy-second");
+    let second = Node::start(SettingsLayer {
+        session_store: Some("redis".into()),
+        redis_url: Some(redis.url()),
+        session_queue: Some(1),
+        session_wait: Some(1),
+        ..settings_for(dovecot, &data_dir)
+    })
+    .await;
+    let on_first = Browser::signed_in(&first.base, &user, &password).await;
+    let on_second = on_node(&on_first, &second);
+    let cookie = on_first.cookie_header();
+    let value = cookie
+        .split("; ")
+        .find_map(|pair| pair.strip_prefix("mf_session="))
+        .expect("signed in");
+    let id = SessionCookie::parse(value).expect("a session cookie").id;
+
+    // A request of the first node holds the session; one waits for it.
+    let held = first.server.state.locks.acquire(&id).await.unwrap();
+    let waiting = tokio::spawn({
+        let browser = on_second.clone();
+        async move { browser.get("/mail/INBOX").await }
+    });
+    let queue = format!("mailfront:queue:{}", id.store_key());
+    eventually("a waiter", async || {
+        redis.command(&["ZCARD", &queue]) == "1"
+    })
+    .await;
+
+    let refused = on_second.get("/mail/INBOX").await;
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert!(refused.text().contains("Still working"));
+    let timed_out = waiting.await.unwrap();
+    assert_eq!(timed_out.status, 429, "after the one second wait");
+
+    drop(held);
+    eventually("the session is free", async || {
+        on_second.get("/mail/INBOX").await.status == 200
+    })
+    .await;
+    first.stop().await;
+    second.stop().await;
+}
