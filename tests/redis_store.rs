@@ -486,15 +486,17 @@ async fn a_network_is_refused_on_every_node_once_its_burst_is_spent() {
 
 #[tokio::test]
 async fn nodes_agree_on_one_login_form_key() {
-    let Some(redis) = redis("formkey") else {
+    let Some(redis) = Redis::shared() else {
         return;
     };
 
-    let first = shared_login_form_key(&link(&redis, "mf:")).await.unwrap();
-    let second = shared_login_form_key(&link(&redis, "mf:")).await.unwrap();
-    let other_site = shared_login_form_key(&link(&redis, "other:"))
+    let first = shared_login_form_key(&link(redis, "formkey:"))
         .await
         .unwrap();
+    let second = shared_login_form_key(&link(redis, "formkey:"))
+        .await
+        .unwrap();
+    let other_site = shared_login_form_key(&link(redis, "other:")).await.unwrap();
 
     assert_eq!(first, second);
     assert_ne!(first, other_site);
