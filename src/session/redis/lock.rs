@@ -19,8 +19,9 @@
 //! grant of a live session carries a larger fencing token than every grant
 //! before it, which `RedisStore` checks on save (a session that does not
 //! exist gets token 0: there is nothing to protect, and a save of it is
-//! refused anyway). A waiter that stops asking (its node died,
-//! its request went away) loses its place after `STALE_WAITER`.
+//! refused anyway). A waiter that stops asking (its node died) loses its
+//! place after `STALE_WAITER`; a request that goes away gives back its
+//! place, and a lease granted as it went, at once.
 //!
 //! Waiting is polling, starting at 5 ms and doubling up to 100 ms: simple,
 //! bounded by `max_wait`, and cheap next to the requests being waited for.
