@@ -529,6 +529,11 @@ async fn while_redis_is_down_calls_fail_quickly_and_resume_after() {
         "each call is bounded"
     );
 
+    // A longer outage, with requests failing all along.
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(store.load(&cookie.id).await.is_err());
+    }
     redis.restart();
     eventually("reconnect", async || store.load(&cookie.id).await.is_ok()).await;
     store.save(&cookie.id, &record("erin"), DAY).await.unwrap();
