@@ -9,6 +9,7 @@
 //! as a load balancer without sticky sessions would send them.
 
 mod app;
+mod fake_imap;
 mod support;
 
 use std::net::IpAddr;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::{settings_for, Browser, Node};
+use fake_imap::{FakeImap, Script};
 use mailfront::config::SettingsLayer;
 use mailfront::config::{RedisSettings, RedisUrl};
 use mailfront::session::redis::{
@@ -699,4 +701,59 @@ async fn a_session_busy_on_one_node_is_busy_on_the_other() {
     .await;
     first.stop().await;
     second.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_passwords_on_either_node_count_for_both() {
+    let Some(redis) = redis("web-throttle") else {
+        return;
+    };
+    let fake = FakeImap::start(Script::new("victim", "right-one")).await;
+    let mut nodes = Vec::new();
+    for name in ["throttle-first", "throttle-second"] {
+        nodes.push(
+            Node::start(SettingsLayer {
+                listen: Some("127.0.0.1:0".parse().unwrap()),
+                imap_server: Some(fake.url()),
+                data_dir: Some(support::scratch_dir(name)),
+                session_store: Some("redis".into()),
+                redis_url: Some(redis.url()),
+                trusted_proxies: Some(vec!["127.0.0.1".parse().unwrap()]),
+                ..SettingsLayer::default()
+            })
+            .await,
+        );
+    }
+    let attacker: IpAddr = "203.0.113.7".parse().unwrap();
+
+    for n in 0..5 {
+        let browser = Browser::new(&nodes[n % 2].base);
+        let token = browser.get("/login").await.field("login_token").unwrap();
+        let guess = format!("guess-{n}");
+        let answer = browser
+            .client
+            .post(format!("{}/login", browser.base))
+            .header("x-forwarded-for", attacker.to_string())
+            .form(&[
+                ("username", "victim"),
+                ("password", guess.as_str()),
+                ("login_token", token.as_str()),
+                ("next", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 401, "attempt {n}");
+    }
+
+    // Three failures were seen by one node and two by the other; both now
+    // delay the account, as one node would after five.
+    let delayed = ThrottleDecision::Delay(ThrottleSettings::default().first_delay);
+    for node in &nodes {
+        let decision = node.server.state.throttle.check(attacker, "victim").await;
+        assert_eq!(decision.unwrap(), delayed);
+    }
+    for node in nodes {
+        node.stop().await;
+    }
 }
