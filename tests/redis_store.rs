@@ -366,14 +366,14 @@ async fn a_lease_is_renewed_while_its_request_runs() {
         link(&redis, "mf:"),
         RedisLockSettings {
             queue: LockSettings::default(),
-            lease: Duration::from_millis(300),
+            lease: Duration::from_millis(900),
         },
     );
     let id = SessionCookie::generate().id;
     let lock_key = format!("mf:lock:{}", id.store_key());
 
     let guard = locks.acquire(&id).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(redis.command(&["EXISTS", &lock_key]), "1", "still held");
 
     drop(guard);
