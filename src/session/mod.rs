@@ -5,7 +5,8 @@
 //! This module tree owns the session cookie (`cookie`), the stored record
 //! and its CSRF and form-token rules (`record`), the sealed IMAP password
 //! (`crypto`), the stores that keep records (`store`, `embedded`, `memory`),
-//! the per-session request lock (`lock`) and login throttling (`throttle`).
+//! the per-session request lock (`lock`), login throttling (`throttle`), and
+//! a Redis back end for the last three shared by several nodes (`redis`).
 //! It knows nothing of HTTP or IMAP: the web layer reads cookies and
 //! headers, hands over plain values and turns refusals into pages.
 //!
@@ -22,6 +23,7 @@ pub mod embedded;
 pub mod lock;
 pub mod memory;
 pub mod record;
+pub mod redis;
 pub mod store;
 pub mod throttle;
 
@@ -37,4 +39,7 @@ pub use lock::{
 pub use memory::MemoryStore;
 pub use record::{new_form_token, ExpiryPolicy, SessionRecord};
 pub use store::{SessionStore, StoreError};
-pub use throttle::{client_address, LoginThrottle, ThrottleDecision, ThrottleSettings};
+pub use throttle::{
+    client_address, LocalThrottle, LoginThrottle, ThrottleDecision, ThrottleSettings,
+    ThrottleUnavailable,
+};

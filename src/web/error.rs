@@ -17,7 +17,7 @@ use mailfront_imap::ImapError;
 
 use crate::mail::MailError;
 use crate::pool::PoolError;
-use crate::session::StoreError;
+use crate::session::{StoreError, ThrottleUnavailable};
 
 /// What the user is told when the mail server refuses a search.
 pub const SEARCH_REFUSED: &str = "The mail server could not run this search.";
@@ -171,8 +171,20 @@ impl From<StoreError> for AppError {
         match error {
             StoreError::SessionEnded { .. } => AppError::NotSignedIn { return_to: None },
             StoreError::Corrupt { .. } => AppError::SessionExpired,
+            // Another request holds the session now; this one's changes to
+            // it were dropped, so the user is asked to try again.
+            StoreError::LeaseLost { .. } => AppError::SessionBusy {
+                retry_after: Duration::from_secs(2),
+                repeatable: false,
+            },
             other => AppError::StoreUnavailable(chain(&other)),
         }
+    }
+}
+
+impl From<ThrottleUnavailable> for AppError {
+    fn from(error: ThrottleUnavailable) -> AppError {
+        AppError::StoreUnavailable(chain(&error))
     }
 }
 

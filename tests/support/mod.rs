@@ -1,7 +1,8 @@
 //! Test support shared by the root package's integration tests.
 //!
 //! It owns the way tests reach what lives outside the crate: the private
-//! Dovecot started through `scripts/dovecot` ([`Dovecot`]), a plain IMAP
+//! Dovecot started through `scripts/dovecot` ([`Dovecot`]), private Redis
+//! servers ([`Redis`]), a plain IMAP
 //! client for setting up mail and playing a second device
 //! ([`ImapTestClient`]), an SMTP sink that keeps what Dovecot's submission
 //! service relays ([`SmtpCapture`]), the shared inputs in `../shared`, and scratch folders.
@@ -19,10 +20,12 @@
 
 mod dovecot;
 mod imap_client;
+mod redis;
 mod smtp_capture;
 
 pub use dovecot::Dovecot;
 pub use imap_client::ImapTestClient;
+pub use redis::Redis;
 pub use smtp_capture::{CapturedMessage, SmtpCapture};
 
 use std::io::Write;
