@@ -134,6 +134,32 @@ pub struct SettingsLayer {
     /// (comma-separated) [default: none]
     #[arg(long, env = "MAILFRONT_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Option<Vec<IpAddr>>,
+
+    /// Where sessions, session locks and login counts live: "embedded" (a
+    /// file in the data folder, one node only) or "redis" (shared by every
+    /// node that uses the same Redis) [default: embedded]
+    #[arg(long, env = "MAILFRONT_SESSION_STORE")]
+    #[serde(alias = "session_store")]
+    pub session_store: Option<String>,
+
+    /// The Redis or Valkey server when session-store is redis:
+    /// redis://[user:password@]host:port/db, or rediss://... for TLS. Prefer
+    /// the environment variable: a password in a flag shows in the process list
+    #[arg(long, env = "MAILFRONT_REDIS_URL")]
+    #[serde(alias = "redis_url")]
+    pub redis_url: Option<String>,
+
+    /// Milliseconds allowed for connecting to Redis and for each of its
+    /// answers; past it the request gets "temporarily unavailable" [default: 2000]
+    #[arg(long, env = "MAILFRONT_REDIS_TIMEOUT_MS")]
+    #[serde(alias = "redis_timeout_ms")]
+    pub redis_timeout_ms: Option<u64>,
+
+    /// Prefix of every key mailfront writes in Redis, so that several
+    /// installations can share one server [default: mailfront:]
+    #[arg(long, env = "MAILFRONT_REDIS_KEY_PREFIX")]
+    #[serde(alias = "redis_key_prefix")]
+    pub redis_key_prefix: Option<String>,
 }
 
 impl SettingsLayer {
@@ -172,6 +198,10 @@ impl SettingsLayer {
             session_queue: self.session_queue.or(lower.session_queue),
             session_wait: self.session_wait.or(lower.session_wait),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
+            session_store: self.session_store.or(lower.session_store),
+            redis_url: self.redis_url.or(lower.redis_url),
+            redis_timeout_ms: self.redis_timeout_ms.or(lower.redis_timeout_ms),
+            redis_key_prefix: self.redis_key_prefix.or(lower.redis_key_prefix),
         }
     }
 
@@ -284,6 +314,66 @@ pub struct Settings {
     pub session_queue: usize,
     pub session_wait: Duration,
     pub trusted_proxies: Vec<IpAddr>,
+    pub session_backend: SessionBackend,
+}
+
+/// Where sessions, their locks and login counts are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionBackend {
+    /// A redb file in the data folder, locks and counts in the process.
+    Embedded,
+    /// A Redis (or Valkey) server shared by all nodes.
+    Redis(RedisSettings),
+}
+
+/// How to reach Redis when it keeps the sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// The server, possibly with a password in it.
+    pub url: RedisUrl,
+    /// Limit for connecting and for each answer.
+    pub timeout: Duration,
+    /// Put before every key mailfront writes.
+    pub key_prefix: String,
+}
+
+/// A `redis://` or `rediss://` URL. Its `Debug` hides the password, so
+/// settings can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    /// Checks the scheme; the rest is read by the Redis client on start.
+    pub fn parse(text: &str) -> Result<RedisUrl, ConfigError> {
+        let scheme = text.split_once("://").map(|(scheme, _)| scheme);
+        match scheme {
+            Some("redis" | "rediss") if text.len() > scheme.map_or(0, str::len) + 3 => {
+                Ok(RedisUrl(text.to_owned()))
+            }
+            _ => Err(ConfigError::RedisUrlInvalid {
+                shown: redact_url(text),
+            }),
+        }
+    }
+
+    /// The URL as given, password included: only for the Redis client.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RedisUrl({:?})", redact_url(&self.0))
+    }
+}
+
+/// `text` with everything between `://` and the last `@` replaced by `***`.
+fn redact_url(text: &str) -> String {
+    match (text.split_once("://"), text.rfind('@')) {
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://***{}", &text[at..]),
+        _ => text.to_owned(),
+    }
 }
 
 /// How the IMAP pool behaves.
@@ -330,6 +420,12 @@ impl Settings {
             }
         };
         let time_zone = parse_time_zone(layer.time_zone.as_deref().unwrap_or("UTC"))?;
+        let session_backend = session_backend(
+            layer.session_store.as_deref(),
+            layer.redis_url.as_deref(),
+            layer.redis_timeout_ms,
+            layer.redis_key_prefix,
+        )?;
         let millis =
             |value: Option<u64>, default: u64| Duration::from_millis(value.unwrap_or(default));
 
@@ -370,7 +466,38 @@ impl Settings {
             session_queue: layer.session_queue.unwrap_or(2),
             session_wait: Duration::from_secs(layer.session_wait.unwrap_or(10)),
             trusted_proxies: layer.trusted_proxies.unwrap_or_default(),
+            session_backend,
         })
+    }
+}
+
+/// Reads `session-store` and, for Redis, the settings it needs.
+fn session_backend(
+    store: Option<&str>,
+    url: Option<&str>,
+    timeout_ms: Option<u64>,
+    key_prefix: Option<String>,
+) -> Result<SessionBackend, ConfigError> {
+    match store {
+        None | Some("embedded") => Ok(SessionBackend::Embedded),
+        Some("redis") => {
+            let url = RedisUrl::parse(url.ok_or(ConfigError::RedisUrlMissing)?)?;
+            let timeout_ms = timeout_ms.unwrap_or(2_000);
+            if timeout_ms == 0 {
+                return Err(ConfigError::OutOfRange {
+                    name: "redis-timeout-ms",
+                    allowed: "at least 1",
+                });
+            }
+            Ok(SessionBackend::Redis(RedisSettings {
+                url,
+                timeout: Duration::from_millis(timeout_ms),
+                key_prefix: key_prefix.unwrap_or_else(|| "mailfront:".to_owned()),
+            }))
+        }
+        Some(other) => Err(ConfigError::SessionStoreInvalid {
+            value: other.to_owned(),
+        }),
     }
 }
 
@@ -415,6 +542,14 @@ pub enum ConfigError {
     TimeZoneInvalid { value: String },
     #[error("pool mode {value:?} not understood; use pooled or login-per-request")]
     PoolModeInvalid { value: String },
+    #[error("session store {value:?} not understood; use embedded or redis")]
+    SessionStoreInvalid { value: String },
+    #[error(
+        "session-store is redis but no Redis is named; set MAILFRONT_REDIS_URL=redis://host:port/0"
+    )]
+    RedisUrlMissing,
+    #[error("Redis URL {shown:?} not understood; use redis://[user:password@]host:port/db or rediss://...")]
+    RedisUrlInvalid { shown: String },
     #[error("{name} out of range; allowed is {allowed}")]
     OutOfRange {
         name: &'static str,
@@ -484,6 +619,65 @@ mod tests {
         assert_eq!(settings.page_size, 10);
         assert_eq!(settings.imap_server.host, "file.example");
         assert_eq!(settings.pool.per_user, 3);
+    }
+
+    #[test]
+    fn the_embedded_session_store_is_the_default() {
+        let layer = SettingsLayer {
+            imap_server: Some("imaps://mail.example".into()),
+            ..SettingsLayer::default()
+        };
+
+        let settings = Settings::resolve(layer).unwrap();
+
+        assert_eq!(settings.session_backend, SessionBackend::Embedded);
+    }
+
+    #[test]
+    fn redis_settings_come_from_the_file_in_either_spelling() {
+        let file: SettingsLayer = toml::from_str(
+            "imap-server = \"imaps://mail.example\"\nsession_store = \"redis\"\n\
+             redis-url = \"redis://u:secret@127.0.0.1:6390/2\"\nredis_timeout_ms = 500\n",
+        )
+        .unwrap();
+
+        let settings = Settings::resolve(file).unwrap();
+
+        let SessionBackend::Redis(redis) = settings.session_backend else {
+            panic!("redis was asked for");
+        };
+        assert_eq!(redis.url.expose(), "redis://u:secret@127.0.0.1:6390/2");
+        assert_eq!(redis.timeout, Duration::from_millis(500));
+        assert_eq!(redis.key_prefix, "mailfront:");
+        assert!(!format!("{:?}", redis.url).contains("secret"));
+    }
+
+    #[test]
+    fn a_redis_store_without_a_usable_url_is_refused() {
+        let base = || SettingsLayer {
+            imap_server: Some("imaps://mail.example".into()),
+            session_store: Some("redis".into()),
+            ..SettingsLayer::default()
+        };
+        let wrong_scheme = SettingsLayer {
+            redis_url: Some("http://:hunter2@cache:6379".into()),
+            ..base()
+        };
+        let unknown_store = SettingsLayer {
+            session_store: Some("memcached".into()),
+            ..base()
+        };
+
+        assert!(matches!(
+            Settings::resolve(base()),
+            Err(ConfigError::RedisUrlMissing)
+        ));
+        let refused = Settings::resolve(wrong_scheme).unwrap_err().to_string();
+        assert!(refused.contains("not understood") && !refused.contains("hunter2"));
+        assert!(matches!(
+            Settings::resolve(unknown_store),
+            Err(ConfigError::SessionStoreInvalid { .. })
+        ));
     }
 
     #[test]

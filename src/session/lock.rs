@@ -53,9 +53,16 @@ pub enum LockRefused {
     /// The session stayed busy for `max_wait`.
     #[error("session stayed busy too long; retry in a moment")]
     TimedOut,
+    /// The shared lock service (Redis) could not be reached; the cause was
+    /// logged where it happened.
+    #[error("session lock service is unavailable; retry in a minute")]
+    Unavailable,
 }
 
 /// Hands out the per-session lock.
+///
+/// `Err(LockRefused::Unavailable)` is only given by implementations that
+/// depend on another service.
 #[async_trait]
 pub trait SessionLocks: Send + Sync + 'static {
     /// `Ok(guard)` when this request now holds the session;
@@ -75,14 +82,35 @@ pub trait SessionLease: Send + Sync + 'static {}
 pub struct SessionLockGuard {
     /// Released by its own `Drop`.
     _lease: Box<dyn SessionLease>,
+    /// The fencing token of a lease that can run out (see
+    /// [`SessionLockGuard::fence`]).
+    fence: Option<u64>,
 }
 
 impl SessionLockGuard {
-    /// Wraps a lease of any lock implementation.
+    /// Wraps a lease of any lock implementation that cannot run out while
+    /// its holder lives.
     pub fn from_lease(lease: impl SessionLease) -> Self {
         Self {
             _lease: Box::new(lease),
+            fence: None,
         }
+    }
+
+    /// Wraps a lease that may run out (a lease in a shared store whose
+    /// holder stalls), with the fencing token it was granted under.
+    pub fn from_fenced_lease(lease: impl SessionLease, fence: u64) -> Self {
+        Self {
+            _lease: Box::new(lease),
+            fence: Some(fence),
+        }
+    }
+
+    /// The fencing token: grows with every grant of this session, so a
+    /// store can refuse the writes of a holder whose lease ran out and was
+    /// granted to someone else. `None` for in-process locks.
+    pub fn fence(&self) -> Option<u64> {
+        self.fence
     }
 
     /// Releases the session now, before the guard would go out of scope.

@@ -5,7 +5,8 @@
 //! This module tree owns the session cookie (`cookie`), the stored record
 //! and its CSRF and form-token rules (`record`), the sealed IMAP password
 //! (`crypto`), the stores that keep records (`store`, `embedded`, `memory`),
-//! the per-session request lock (`lock`) and login throttling (`throttle`).
+//! the per-session request lock (`lock`), login throttling (`throttle`), and
+//! a Redis back end for the last three shared by several nodes (`redis`).
 //! It knows nothing of HTTP or IMAP: the web layer reads cookies and
 //! headers, hands over plain values and turns refusals into pages.
 //!
@@ -22,6 +23,7 @@ pub mod embedded;
 pub mod lock;
 pub mod memory;
 pub mod record;
+pub mod redis;
 pub mod store;
 pub mod throttle;
 

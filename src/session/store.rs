@@ -2,7 +2,8 @@
 //! revision rule all stores apply on save.
 //!
 //! This module owns the contract, not a storage technique: `embedded` keeps
-//! records in one local file, `memory` in the process. A store never sees a
+//! records in one local file, `memory` in the process, `redis` on a server
+//! shared by several nodes. A store never sees a
 //! session id in clear nor a password in clear: it files records under
 //! `SessionId::store_key` and the password inside is sealed.
 //!
@@ -50,6 +51,27 @@ pub trait SessionStore: Send + Sync + 'static {
         ttl: Duration,
     ) -> Result<(), StoreError>;
 
+    /// Like [`SessionStore::save`], from a request that holds its session
+    /// under the fencing token `fence` (see `SessionLockGuard::fence`).
+    /// A store shared by several nodes refuses the save with
+    /// [`StoreError::LeaseLost`] when a newer token was handed out since,
+    /// because the caller's lease then ran out while it worked. `None` means
+    /// the caller's lock has no token (an in-process lock, which cannot run
+    /// out) and saves unchecked.
+    ///
+    /// The default ignores the token: right for a store used with the
+    /// in-process locks only.
+    async fn save_fenced(
+        &self,
+        id: &SessionId,
+        record: &SessionRecord,
+        ttl: Duration,
+        fence: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let _ = fence;
+        self.save(id, record, ttl).await
+    }
+
     /// Removes the record of `id`; removing an absent record is not an error.
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError>;
 }
@@ -96,6 +118,16 @@ pub enum StoreError {
         /// Why decoding failed.
         #[source]
         source: Box<dyn Error + Send + Sync>,
+    },
+
+    /// The caller's lease on the session ran out and another request got
+    /// the session; this request's changes are dropped.
+    #[error("session lease ran out while the request ran; the request must be repeated")]
+    LeaseLost {
+        /// Fencing token of the caller's lease.
+        held: u64,
+        /// Newest token handed out for the session.
+        newest: u64,
     },
 
     /// The session of a loaded record was deleted (logout) or expired

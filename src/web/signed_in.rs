@@ -29,6 +29,8 @@ pub struct SignedIn {
     pub record: SessionRecord,
     pub credentials: Credentials,
     lock: Option<SessionLockGuard>,
+    /// The lock's fencing token, kept after an early release.
+    fence: Option<u64>,
     state: AppState,
 }
 
@@ -39,7 +41,7 @@ impl SignedIn {
         let ttl = self.state.settings.session_idle;
         self.state
             .sessions
-            .save(&self.cookie.id, &self.record, ttl)
+            .save_fenced(&self.cookie.id, &self.record, ttl, self.fence)
             .await?;
         Ok(())
     }
@@ -83,6 +85,11 @@ impl FromRequestParts<AppState> for SignedIn {
 
         let lock = match state.locks.acquire(&cookie.id).await {
             Ok(lock) => lock,
+            Err(LockRefused::Unavailable) => {
+                return Err(AppError::StoreUnavailable(
+                    "session lock service unavailable".to_owned(),
+                ));
+            }
             Err(refused) => {
                 // An ended session is not busy: requests that still carry
                 // its cookie (other tabs after a sign-out) must get the
@@ -122,6 +129,7 @@ impl FromRequestParts<AppState> for SignedIn {
             cookie,
             record,
             credentials,
+            fence: lock.fence(),
             lock: Some(lock),
             state: state.clone(),
         };
@@ -133,10 +141,15 @@ impl FromRequestParts<AppState> for SignedIn {
 }
 
 impl From<LockRefused> for AppError {
-    fn from(_: LockRefused) -> AppError {
-        AppError::SessionBusy {
-            retry_after: Duration::from_secs(2),
-            repeatable: true,
+    fn from(refused: LockRefused) -> AppError {
+        match refused {
+            LockRefused::Unavailable => {
+                AppError::StoreUnavailable("session lock service unavailable".to_owned())
+            }
+            LockRefused::QueueFull | LockRefused::TimedOut => AppError::SessionBusy {
+                retry_after: Duration::from_secs(2),
+                repeatable: true,
+            },
         }
     }
 }
