@@ -7,6 +7,8 @@
 //! "try again" pages and heals by itself, login throttling counts across
 //! nodes, and a sign-in form from one node is accepted by another.
 //!
+//! The nginx example of the README is run too, in front of two nodes.
+//!
 //! One Dovecot and one Redis serve the whole binary; each test gives its
 //! nodes a key prefix of its own in Redis. The Redis restart test starts a
 //! second Redis of its own, since a restart would disturb every other test.
@@ -24,7 +26,7 @@ use app::node_process::NodeProcess;
 use app::{Browser, Page};
 use fake_imap::{FakeImap, FakeMailbox, Rule, Script};
 use futures_util::future::join_all;
-use support::{Dovecot, Redis};
+use support::{Dovecot, Nginx, Redis};
 
 /// The number of nodes most tests run.
 const NODES: usize = 3;
@@ -690,4 +692,89 @@ async fn a_sign_in_form_from_one_node_is_accepted_by_another() {
         .await;
     assert_eq!(answer.status, 303, "{}", answer.text());
     assert_folder_page(&browser.get_following("/").await, "INBOX on node 1");
+}
+
+/// The nginx example of the README, pointed at `nodes` and listening on
+/// 127.0.0.1:`port` over plain HTTP (the test client speaks no TLS).
+fn readme_nginx_example(nodes: &[NodeProcess], port: u16) -> String {
+    let readme = std::fs::read_to_string(support::workspace_root().join("README.md"))
+        .expect("README.md is readable");
+    let example = readme
+        .split("```nginx\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README has an nginx example");
+
+    let address = |node: &NodeProcess| node.base.trim_start_matches("http://").to_owned();
+    let replacements = [
+        ("10.0.0.11:8080".to_owned(), address(&nodes[0])),
+        ("10.0.0.12:8080".to_owned(), address(&nodes[1])),
+        (
+            "listen 443 ssl;".to_owned(),
+            format!("listen 127.0.0.1:{port};"),
+        ),
+    ];
+    let mut config = example.to_owned();
+    for (from, to) in &replacements {
+        assert!(config.contains(from.as_str()), "the example has {from:?}");
+        config = config.replace(from.as_str(), to);
+    }
+    config
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("ssl_certificate"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_nginx_example_spreads_one_session_over_two_nodes() {
+    let (Some(dovecot), Some(redis)) = (Dovecot::shared(), shared_redis()) else {
+        return;
+    };
+    let (user, password) = user_with_mail(dovecot, "nginx", &[]);
+    let dir = support::scratch_dir("nginx");
+    let backends = Backends::dovecot(dovecot, redis, "nginx");
+    let nodes = start_nodes(&backends, &dir, 2, &[("--trusted-proxies", "127.0.0.1")]).await;
+    let port = Nginx::free_port();
+    let config = readme_nginx_example(&nodes, port);
+    let Some(nginx) = Nginx::start(&dir.join("nginx"), port, &config) else {
+        return;
+    };
+
+    let browser = Browser::signed_in(&nginx.base(), &user, &password).await;
+    for n in 0..6 {
+        let page = browser.get("/mail/INBOX").await;
+        assert_folder_page(&page, &format!("page view {n} through nginx"));
+    }
+    for node in &nodes {
+        let metrics = Browser::new(&node.base).get("/metrics").await.text();
+        let views: u64 = metrics
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix("mailfront_page_views_total ")?
+                    .parse()
+                    .ok()
+            })
+            .expect("the node counts page views");
+        assert!(views >= 2, "{} served {views} of the page views", node.name);
+    }
+
+    let blocked = Browser::new(&nginx.base()).get("/metrics").await;
+    assert_eq!(blocked.status, 403, "the proxy hides /metrics");
+
+    // A form posted through the proxy keeps its Host, so the Origin check
+    // of the node sees its own site.
+    let inbox = browser.get("/mail/INBOX").await;
+    let csrf = inbox.field("csrf").expect("the page has a sign-out form");
+    let out = browser
+        .client
+        .post(format!("{}/logout", nginx.base()))
+        .header("origin", nginx.base())
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("the sign-out is answered");
+    assert_eq!(out.status().as_u16(), 303, "{}", nginx.error_log());
+    let after = browser.get("/mail/INBOX").await;
+    assert_sent_to_sign_in(&after, "INBOX after signing out through nginx");
 }

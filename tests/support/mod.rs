@@ -19,10 +19,12 @@
 
 mod dovecot;
 mod imap_client;
+mod nginx;
 mod redis;
 
 pub use dovecot::Dovecot;
 pub use imap_client::ImapTestClient;
+pub use nginx::Nginx;
 pub use redis::Redis;
 
 use std::io::Write;
