@@ -173,11 +173,20 @@ async fn against_dovecot_failures_slow_only_the_guessed_account() {
     );
 
     let throttle = &node.server.state.throttle;
-    let guesser = throttle.check(ATTACKER.parse().unwrap(), &victim);
+    let guesser = throttle
+        .check(ATTACKER.parse().unwrap(), &victim)
+        .await
+        .unwrap();
     assert_eq!(guesser, ThrottleDecision::Delay(Duration::from_secs(1)));
-    let owner = throttle.check(OWNER.parse().unwrap(), &victim);
+    let owner = throttle
+        .check(OWNER.parse().unwrap(), &victim)
+        .await
+        .unwrap();
     assert!(matches!(owner, ThrottleDecision::Delay(_)), "{owner:?}");
-    let other = throttle.check(NEIGHBOUR.parse().unwrap(), &neighbour);
+    let other = throttle
+        .check(NEIGHBOUR.parse().unwrap(), &neighbour)
+        .await
+        .unwrap();
     assert_eq!(other, ThrottleDecision::Allow);
 
     // Every LOGIN of the node comes from one address, so Dovecot's penalty

@@ -71,6 +71,9 @@ pub trait SessionLocks: Send + Sync + 'static {
     ///
     /// Dropping the returned future while it waits gives up its place.
     async fn acquire(&self, id: &SessionId) -> Result<SessionLockGuard, LockRefused>;
+
+    /// What this node's requests got from the locks, for the metrics page.
+    fn counters(&self) -> &LockCounters;
 }
 
 /// Something whose drop releases a held session: a local permit, or a lease
@@ -270,6 +273,10 @@ impl SessionLocks for LocalLocks {
                 Err(LockRefused::TimedOut)
             }
         }
+    }
+
+    fn counters(&self) -> &LockCounters {
+        &self.shared.counters
     }
 }
 
@@ -602,6 +609,7 @@ mod tests {
                 Ok(()) => granted += 1,
                 Err(LockRefused::QueueFull) => refused += 1,
                 Err(LockRefused::TimedOut) => panic!("nobody waits 10 s here"),
+                Err(LockRefused::Unavailable) => panic!("local locks depend on nothing"),
             }
         }
 

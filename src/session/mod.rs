@@ -39,4 +39,7 @@ pub use lock::{
 pub use memory::MemoryStore;
 pub use record::{new_form_token, ExpiryPolicy, SessionRecord};
 pub use store::{SessionStore, StoreError};
-pub use throttle::{client_address, LoginThrottle, ThrottleDecision, ThrottleSettings};
+pub use throttle::{
+    client_address, LocalThrottle, LoginThrottle, ThrottleDecision, ThrottleSettings,
+    ThrottleUnavailable,
+};

@@ -17,9 +17,14 @@
 //!
 //! Time is tokio's clock, so tests pause it and advance it.
 //!
+//! [`LoginThrottle`] is what the web layer holds: these in-process counts
+//! ([`LocalThrottle`]) for one node, or the same rules counted in Redis
+//! (`redis::RedisThrottle`) for several.
+//!
 //! # Limitations
 //!
-//! - Counts live in this process: several nodes each allow the full quota.
+//! - [`LocalThrottle`] counts in this process: several nodes each allow the
+//!   full quota; they need the Redis throttle.
 //! - Decisions are taken before the password check and counts updated after
 //!   it, so attempts already in flight when a limit runs out still get
 //!   checked: a client that fires many attempts at once, or waits out one
@@ -77,6 +82,17 @@ impl Default for ThrottleSettings {
     }
 }
 
+impl ThrottleSettings {
+    /// The delay of an account with `strikes` failures past its limit:
+    /// `first_delay` doubled for each strike after the first, capped.
+    pub(crate) fn delay_for(&self, strikes: u32) -> Duration {
+        let doublings = strikes.saturating_sub(1).min(31);
+        self.first_delay
+            .saturating_mul(1 << doublings)
+            .min(self.max_delay)
+    }
+}
+
 /// What to do with a login attempt before checking its password.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThrottleDecision {
@@ -103,8 +119,77 @@ pub struct ThrottleCounters {
     pub failures: AtomicU64,
 }
 
+/// Login throttling, counted in this process or in Redis.
+///
+/// The decisions are the same; only the Redis one can fail, when Redis
+/// cannot be reached.
+pub enum LoginThrottle {
+    /// Counts in this process, for a single node.
+    Local(LocalThrottle),
+    /// Counts in Redis, shared by every node.
+    Shared(crate::session::redis::RedisThrottle),
+}
+
+/// The throttle's counts could not be read or written (Redis is down); the
+/// cause was logged where it happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("login throttling is unavailable; retry in a minute")]
+pub struct ThrottleUnavailable;
+
+impl LoginThrottle {
+    /// See [`LocalThrottle::check`].
+    pub async fn check(
+        &self,
+        client: IpAddr,
+        account: &str,
+    ) -> Result<ThrottleDecision, ThrottleUnavailable> {
+        match self {
+            Self::Local(local) => Ok(local.check(client, account)),
+            Self::Shared(shared) => shared.check(client, account).await,
+        }
+    }
+
+    /// See [`LocalThrottle::record_failure`].
+    pub async fn record_failure(
+        &self,
+        client: IpAddr,
+        account: &str,
+    ) -> Result<(), ThrottleUnavailable> {
+        match self {
+            Self::Local(local) => {
+                local.record_failure(client, account);
+                Ok(())
+            }
+            Self::Shared(shared) => shared.record_failure(client, account).await,
+        }
+    }
+
+    /// See [`LocalThrottle::record_success`].
+    pub async fn record_success(
+        &self,
+        client: IpAddr,
+        account: &str,
+    ) -> Result<(), ThrottleUnavailable> {
+        match self {
+            Self::Local(local) => {
+                local.record_success(client, account);
+                Ok(())
+            }
+            Self::Shared(shared) => shared.record_success(client, account).await,
+        }
+    }
+
+    /// What this node's throttle decided, for the metrics page.
+    pub fn counters(&self) -> &ThrottleCounters {
+        match self {
+            Self::Local(local) => local.counters(),
+            Self::Shared(shared) => shared.counters(),
+        }
+    }
+}
+
 /// Login throttling for one process.
-pub struct LoginThrottle {
+pub struct LocalThrottle {
     /// Fixed at construction.
     settings: ThrottleSettings,
     /// Failures per client network. Written by `record_failure`, pruned by
@@ -148,7 +233,7 @@ struct AccountPenalty {
 /// A client network: an IPv4 address or the /64 prefix of an IPv6 address,
 /// since one IPv6 client commonly has a whole /64.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum NetworkKey {
+pub(crate) enum NetworkKey {
     V4([u8; 4]),
     V6([u8; 8]),
 }
@@ -156,7 +241,7 @@ enum NetworkKey {
 /// SHA-256 of the trimmed, lowercased account name: fixed size whatever was
 /// typed, and no account names kept in memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct AccountKey([u8; 32]);
+pub(crate) struct AccountKey([u8; 32]);
 
 /// governor's clock on tokio's time: durations since the throttle started.
 #[derive(Clone, Copy, Debug)]
@@ -172,7 +257,7 @@ impl Clock for TokioClock {
     }
 }
 
-impl LoginThrottle {
+impl LocalThrottle {
     /// A throttle with the given limits; zero bursts count as one and zero
     /// intervals as one millisecond.
     pub fn new(settings: ThrottleSettings) -> Self {
@@ -297,11 +382,7 @@ impl LoginThrottle {
 
     /// `first_delay` doubled for each strike after the first, capped.
     fn delay_for(&self, strikes: u32) -> Duration {
-        let doublings = strikes.saturating_sub(1).min(31);
-        self.settings
-            .first_delay
-            .saturating_mul(1 << doublings)
-            .min(self.settings.max_delay)
+        self.settings.delay_for(strikes)
     }
 
     /// Whether an account penalty ended long enough ago that the account's
@@ -325,9 +406,9 @@ impl LoginThrottle {
     }
 }
 
-impl std::fmt::Debug for LoginThrottle {
+impl std::fmt::Debug for LocalThrottle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginThrottle")
+        f.debug_struct("LocalThrottle")
             .field("settings", &self.settings)
             .field("tracked_keys", &self.tracked_keys())
             .finish_non_exhaustive()
@@ -362,7 +443,7 @@ fn exhausted_until(
 }
 
 impl NetworkKey {
-    fn of(client: IpAddr) -> Self {
+    pub(crate) fn of(client: IpAddr) -> Self {
         match client.to_canonical() {
             IpAddr::V4(v4) => Self::V4(v4.octets()),
             IpAddr::V6(v6) => {
@@ -371,11 +452,27 @@ impl NetworkKey {
             }
         }
     }
+
+    /// `v4-<hex>` or `v6-<hex of the /64>`, to name the network in a
+    /// shared store.
+    pub(crate) fn name(&self) -> String {
+        let (family, bytes): (&str, &[u8]) = match self {
+            Self::V4(octets) => ("v4", octets),
+            Self::V6(prefix) => ("v6", prefix),
+        };
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{family}-{hex}")
+    }
 }
 
 impl AccountKey {
-    fn of(account: &str) -> Self {
+    pub(crate) fn of(account: &str) -> Self {
         Self(Sha256::digest(account.trim().to_lowercase()).into())
+    }
+
+    /// Hex of the hash, to name the account in a shared store.
+    pub(crate) fn name(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -442,7 +539,7 @@ mod tests {
     }
 
     /// One attempt with a wrong password, after honouring the decision.
-    fn fail(throttle: &LoginThrottle, client: IpAddr, account: &str) -> ThrottleDecision {
+    fn fail(throttle: &LocalThrottle, client: IpAddr, account: &str) -> ThrottleDecision {
         let decision = throttle.check(client, account);
         if !matches!(decision, ThrottleDecision::Refuse { .. }) {
             throttle.record_failure(client, account);
@@ -452,7 +549,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn sixth_quick_wrong_password_for_one_account_is_delayed() {
-        let throttle = LoginThrottle::new(ThrottleSettings::default());
+        let throttle = LocalThrottle::new(ThrottleSettings::default());
         let attacker = ip("203.0.113.7");
 
         for attempt in 1..=5 {
@@ -471,7 +568,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn another_account_from_another_address_is_not_slowed_down() {
-        let throttle = LoginThrottle::new(ThrottleSettings::default());
+        let throttle = LocalThrottle::new(ThrottleSettings::default());
         for _ in 0..30 {
             fail(&throttle, ip("203.0.113.7"), ALICE);
         }
@@ -484,7 +581,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn account_names_are_compared_without_case_or_surrounding_space() {
-        let throttle = LoginThrottle::new(ThrottleSettings::default());
+        let throttle = LocalThrottle::new(ThrottleSettings::default());
 
         for name in [
             "Alice@Example.org",
@@ -504,7 +601,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn account_delays_grow_and_stop_at_the_cap() {
-        let throttle = LoginThrottle::new(ThrottleSettings::default());
+        let throttle = LocalThrottle::new(ThrottleSettings::default());
         for _ in 0..5 {
             fail(&throttle, ip("203.0.113.7"), ALICE);
         }
@@ -528,7 +625,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_account_is_delayed_but_never_refused() {
-        let throttle = LoginThrottle::new(ThrottleSettings::default());
+        let throttle = LocalThrottle::new(ThrottleSettings::default());
 
         for n in 0..200u32 {
             let client = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, n as u16, 0, 0, 0, 1));
@@ -545,7 +642,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_successful_login_ends_the_account_delay() {
-        let throttle = LoginThrottle::new(ThrottleSettings::default());
+        let throttle = LocalThrottle::new(ThrottleSettings::default());
         for _ in 0..8 {
             fail(&throttle, ip("203.0.113.7"), ALICE);
         }
@@ -560,7 +657,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_account_delay_ends_when_failures_age_out() {
-        let throttle = LoginThrottle::new(ThrottleSettings::default());
+        let throttle = LocalThrottle::new(ThrottleSettings::default());
         for _ in 0..5 {
             fail(&throttle, ip("203.0.113.7"), ALICE);
         }
@@ -579,7 +676,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_address_that_fails_too_often_is_refused_with_a_retry_time() {
-        let throttle = LoginThrottle::new(ThrottleSettings::default());
+        let throttle = LocalThrottle::new(ThrottleSettings::default());
         let attacker = ip("203.0.113.7");
 
         // Spraying many accounts avoids the account delays entirely.
@@ -606,7 +703,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_refused_address_may_try_again_after_the_retry_time() {
-        let throttle = LoginThrottle::new(ThrottleSettings::default());
+        let throttle = LocalThrottle::new(ThrottleSettings::default());
         let attacker = ip("203.0.113.7");
         for n in 0..20 {
             fail(&throttle, attacker, &format!("user{n}@example.org"));
@@ -638,7 +735,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn addresses_of_one_ipv6_slash_64_share_a_limit() {
-        let throttle = LoginThrottle::new(ThrottleSettings::default());
+        let throttle = LocalThrottle::new(ThrottleSettings::default());
 
         for n in 0..20u16 {
             let client = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, n, n, n, n));
@@ -657,7 +754,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn ipv4_written_as_ipv6_counts_as_the_same_client() {
-        let throttle = LoginThrottle::new(ThrottleSettings::default());
+        let throttle = LocalThrottle::new(ThrottleSettings::default());
 
         for n in 0..20 {
             fail(
@@ -675,7 +772,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn memory_holds_only_recent_failures() {
-        let throttle = LoginThrottle::new(ThrottleSettings::default());
+        let throttle = LocalThrottle::new(ThrottleSettings::default());
         for n in 0..1000u32 {
             let client = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n));
             throttle.record_failure(client, &format!("user{n}@example.org"));
@@ -690,7 +787,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn pruning_runs_by_itself_as_failures_come_in() {
-        let throttle = LoginThrottle::new(ThrottleSettings::default());
+        let throttle = LocalThrottle::new(ThrottleSettings::default());
 
         for n in 0..2000u32 {
             let client = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n));

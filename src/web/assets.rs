@@ -25,13 +25,11 @@ pub async fn stylesheet() -> Response {
 /// Counters in the Prometheus text format. Bound to the same listener as the
 /// pages; restrict it at the proxy when the node is reachable from outside.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    if let Some(locks) = &state.local_locks {
-        let waited = locks.counters().waited.load(Ordering::Relaxed);
-        state
-            .metrics
-            .session_lock_waits
-            .store(waited, Ordering::Relaxed);
-    }
+    let waited = state.locks.counters().waited.load(Ordering::Relaxed);
+    state
+        .metrics
+        .session_lock_waits
+        .store(waited, Ordering::Relaxed);
     (
         [(
             header::CONTENT_TYPE,

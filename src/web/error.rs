@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::mail::MailError;
 use crate::pool::PoolError;
-use crate::session::StoreError;
+use crate::session::{StoreError, ThrottleUnavailable};
 
 /// The logged cause of an internal error; set on the response, read by the
 /// request span middleware.
@@ -107,6 +107,12 @@ impl From<StoreError> for AppError {
             StoreError::Corrupt { .. } => AppError::SessionExpired,
             other => AppError::StoreUnavailable(chain(&other)),
         }
+    }
+}
+
+impl From<ThrottleUnavailable> for AppError {
+    fn from(error: ThrottleUnavailable) -> AppError {
+        AppError::StoreUnavailable(chain(&error))
     }
 }
 

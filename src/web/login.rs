@@ -150,7 +150,11 @@ pub async fn submit_login(
     }
 
     let client = client_ip(&state, &parts);
-    match state.throttle.check(client, &username) {
+    let decision = match state.throttle.check(client, &username).await {
+        Ok(decision) => decision,
+        Err(unavailable) => return AppError::from(unavailable).into_response(),
+    };
+    match decision {
         ThrottleDecision::Allow => {}
         ThrottleDecision::Delay(delay) => {
             tracing::info!(
@@ -173,7 +177,9 @@ pub async fn submit_login(
     match state.mail.pool().sign_in(&credentials).await {
         Ok(connection) => drop(connection),
         Err(PoolError::AuthenticationFailed) => {
-            state.throttle.record_failure(client, &username);
+            if let Err(unavailable) = state.throttle.record_failure(client, &username).await {
+                return AppError::from(unavailable).into_response();
+            }
             tracing::info!("sign-in refused by the mail server");
             return retry(
                 "The user name or password is not correct.",
@@ -182,7 +188,9 @@ pub async fn submit_login(
         }
         Err(other) => return AppError::from(MailError::Pool(other)).into_response(),
     }
-    state.throttle.record_success(client, &username);
+    if let Err(unavailable) = state.throttle.record_success(client, &username).await {
+        return AppError::from(unavailable).into_response();
+    }
 
     match start_session(&state, &parts, credentials).await {
         Ok(set_cookie) => {

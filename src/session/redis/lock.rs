@@ -202,7 +202,8 @@ impl SessionKeys {
 }
 
 impl RedisLocks {
-    /// Locks over `link`.
+    /// Locks over `link`; their counters (see `SessionLocks::counters`) are
+    /// this node's share only.
     pub fn new(link: RedisLink, settings: RedisLockSettings) -> Self {
         let with_prune = |body: &str| Script::new(&format!("{PRUNE}{body}"));
         Self {
@@ -219,11 +220,6 @@ impl RedisLocks {
                 counters: LockCounters::default(),
             }),
         }
-    }
-
-    /// What this node's requests got from the locks, for the metrics page.
-    pub fn counters(&self) -> &LockCounters {
-        &self.shared.counters
     }
 }
 
@@ -292,6 +288,10 @@ impl SessionLocks for RedisLocks {
                 }
             }
         }
+    }
+
+    fn counters(&self) -> &LockCounters {
+        &self.shared.counters
     }
 }
 

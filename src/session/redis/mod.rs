@@ -24,6 +24,7 @@
 pub mod form_key;
 pub mod lock;
 pub mod store;
+pub mod throttle;
 
 use std::time::Duration;
 
@@ -35,6 +36,7 @@ use crate::config::RedisSettings;
 pub use form_key::shared_login_form_key;
 pub use lock::{RedisLockSettings, RedisLocks};
 pub use store::RedisStore;
+pub use throttle::RedisThrottle;
 
 /// Why Redis could not serve a call.
 #[derive(Debug, thiserror::Error)]
