@@ -497,6 +497,7 @@ async fn a_redis_restart_shows_try_again_pages_and_heals_by_itself() {
         "a page while Redis is down: {}",
         down.text()
     );
+    assert_eq!(down.texts("h1"), vec!["Temporarily unavailable"]);
     for node in &nodes {
         let page = on(&browser, node).get("/mail/INBOX").await;
         assert_eq!(page.status, 503, "{} while Redis is down", node.name);
