@@ -145,12 +145,13 @@ pub struct SettingsLayer {
     /// The Redis or Valkey server when session-store is redis:
     /// redis://[user:password@]host:port/db, or rediss://... for TLS. Prefer
     /// the environment variable: a password in a flag shows in the process list
-    #[arg(long, env = "MAILFRONT_REDIS_URL")]
+    #[arg(long, env = "MAILFRONT_REDIS_URL", hide_env_values = true)]
     #[serde(alias = "redis_url")]
     pub redis_url: Option<String>,
 
     /// Milliseconds allowed for connecting to Redis and for each of its
-    /// answers; past it the request gets "temporarily unavailable" [default: 2000]
+    /// answers; past it the request gets "temporarily unavailable"
+    /// [default: 2000]
     #[arg(long, env = "MAILFRONT_REDIS_TIMEOUT_MS")]
     #[serde(alias = "redis_timeout_ms")]
     pub redis_timeout_ms: Option<u64>,
@@ -548,7 +549,10 @@ pub enum ConfigError {
         "session-store is redis but no Redis is named; set MAILFRONT_REDIS_URL=redis://host:port/0"
     )]
     RedisUrlMissing,
-    #[error("Redis URL {shown:?} not understood; use redis://[user:password@]host:port/db or rediss://...")]
+    #[error(
+        "Redis URL {shown:?} not understood; use redis://[user:password@]host:port/db or \
+         rediss://..."
+    )]
     RedisUrlInvalid { shown: String },
     #[error("{name} out of range; allowed is {allowed}")]
     OutOfRange {

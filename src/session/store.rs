@@ -3,9 +3,9 @@
 //!
 //! This module owns the contract, not a storage technique: `embedded` keeps
 //! records in one local file, `memory` in the process, `redis` on a server
-//! shared by several nodes. A store never sees a
-//! session id in clear nor a password in clear: it files records under
-//! `SessionId::store_key` and the password inside is sealed.
+//! shared by several nodes. A store never sees a session id in clear nor a
+//! password in clear: it files records under `SessionId::store_key` and the
+//! password inside is sealed.
 //!
 //! Invariants every implementation keeps: an expired entry is never
 //! returned; a save of a loaded record whose session was deleted or has

@@ -866,4 +866,19 @@ mod tests {
             ip("192.0.2.1")
         );
     }
+
+    #[test]
+    fn shared_names_group_an_ipv6_64_and_hide_the_account() {
+        let v4 = NetworkKey::of(ip("::ffff:192.0.2.1")).name();
+        let v6 = NetworkKey::of(ip("2001:db8:1:2::7")).name();
+        let same_64 = NetworkKey::of(ip("2001:db8:1:2:ffff::1")).name();
+
+        assert_eq!(v4, "v4-c0000201");
+        assert_eq!(v6, "v6-20010db800010002");
+        assert_eq!(v6, same_64);
+        let account = AccountKey::of(" Alice@Example.org ").name();
+        assert_eq!(account, AccountKey::of(ALICE).name());
+        assert_eq!(account.len(), 64);
+        assert!(!account.contains("alice"));
+    }
 }

@@ -105,6 +105,12 @@ impl From<StoreError> for AppError {
         match error {
             StoreError::SessionEnded { .. } => AppError::NotSignedIn { return_to: None },
             StoreError::Corrupt { .. } => AppError::SessionExpired,
+            // Another request holds the session now; this one's changes to
+            // it were dropped, so the user is asked to try again.
+            StoreError::LeaseLost { .. } => AppError::SessionBusy {
+                retry_after: Duration::from_secs(2),
+                repeatable: false,
+            },
             other => AppError::StoreUnavailable(chain(&other)),
         }
     }

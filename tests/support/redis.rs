@@ -17,10 +17,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::skip_or_fail;
+use super::{skip_or_fail, target_dir};
 
 /// Longest wait for a started server to answer PING.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,6 +65,25 @@ impl Redis {
         };
         redis.launch();
         Some(redis)
+    }
+
+    /// One server per test binary, started on first use under
+    /// `target/test-redis/<pid>/`, for tests that only need some Redis. It
+    /// is a static, so it is never dropped: the watcher ends it with the
+    /// process. Tests that stop or restart Redis, or count its keys, start
+    /// their own with [`Redis::start`]. `None` as for [`Redis::start`].
+    pub fn shared() -> Option<&'static Redis> {
+        static SHARED: OnceLock<Option<Redis>> = OnceLock::new();
+
+        SHARED
+            .get_or_init(|| {
+                let dir = target_dir()
+                    .join("test-redis")
+                    .join(std::process::id().to_string());
+                let _ = std::fs::remove_dir_all(&dir);
+                Redis::start(&dir)
+            })
+            .as_ref()
     }
 
     /// `redis://127.0.0.1:<port>/0`, the URL for mailfront's `redis_url`.

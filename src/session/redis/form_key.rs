@@ -2,8 +2,13 @@
 //! and stores it in Redis, every other node reads that one, so a login form
 //! served by one node can be posted to another.
 //!
-//! It owns the key `<prefix>login-form-key`, which never expires: changing
-//! it would void every login form being filled in.
+//! It owns the key `<prefix>login-form-key:v1`, which never expires:
+//! changing it would void whatever was derived from it.
+//!
+//! The sign-in form of today checks its token against a cookie of the same
+//! browser (a double-submit token), which works across nodes by itself and
+//! does not read this key; the key is shared so that anything derived from
+//! it holds on every node.
 
 use super::{RedisFailure, RedisLink};
 use crate::session::random::random_array;

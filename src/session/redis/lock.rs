@@ -3,10 +3,12 @@
 //! shared by all nodes.
 //!
 //! It owns, per session, the keys `<prefix>lock:<store key>` (the holder's
-//! random token, expiring after the lease time), `<prefix>fence:<store key>`
-//! (a counter bumped at every grant), `<prefix>queue:<store key>` (waiters
-//! by arrival) and `<prefix>seen:<store key>` (when each waiter last
-//! asked). It does not load or save records.
+//! random token, expiring after the lease time), `<prefix>queue:<store key>`
+//! (waiters by arrival) and `<prefix>seen:<store key>` (when each waiter last
+//! asked), and the field `fence` of the session's record hash (see `store`):
+//! a counter bumped at every grant that lives exactly as long as the session,
+//! so it can neither expire under a stalled holder nor be started by a
+//! cookie that names no session. It does not load or save records.
 //!
 //! Invariants: a lease is granted only when no other lease of the session
 //! is live, to the first waiter in arrival order (or at once when nobody
@@ -14,9 +16,12 @@
 //! node, and none longer than `max_wait`; only the holder's token can renew
 //! or release a lease (Lua compare-then-act); while the request runs, a
 //! background task renews its lease every third of the lease time; each
-//! grant carries a larger fencing token than every grant before it, which
-//! `RedisStore` checks on save. A waiter that stops asking (its node died,
-//! its request went away) loses its place after `STALE_WAITER`.
+//! grant of a live session carries a larger fencing token than every grant
+//! before it, which `RedisStore` checks on save (a session that does not
+//! exist gets token 0: there is nothing to protect, and a save of it is
+//! refused anyway). A waiter that stops asking (its node died) loses its
+//! place after `STALE_WAITER`; a request that goes away gives back its
+//! place, and a lease granted as it went, at once.
 //!
 //! Waiting is polling, starting at 5 ms and doubling up to 100 ms: simple,
 //! bounded by `max_wait`, and cheap next to the requests being waited for.
@@ -55,9 +60,10 @@ const FIRST_POLL: Duration = Duration::from_millis(5);
 /// Longest pause between two polls of a waiter.
 const MAX_POLL: Duration = Duration::from_millis(100);
 
-/// Drops waiters that stopped asking, from both queue keys.
-/// Needs `now` (ms) and `stale` (ms) set, KEYS[3] queue, KEYS[4] seen.
-const PRUNE: &str = r"
+/// Shared head of `ENTER` and `POLL`: `prune` drops waiters that stopped
+/// asking, `grant` hands out a lease, and the Redis clock gives `now` (ms,
+/// for `seen`) and `arrival` (µs, the queue's order; exact in a Lua number).
+const SCRIPT_HEAD: &str = r"
 local function prune(now, stale)
   local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now - stale)
   for _, member in ipairs(gone) do
@@ -69,20 +75,21 @@ local function grant(token, lease)
   redis.call('SET', KEYS[1], token, 'PX', lease)
   redis.call('ZREM', KEYS[3], token)
   redis.call('ZREM', KEYS[4], token)
-  local fence = redis.call('INCR', KEYS[2])
-  if redis.call('PTTL', KEYS[2]) < lease then
-    redis.call('PEXPIRE', KEYS[2], lease)
+  local fence = 0
+  if redis.call('EXISTS', KEYS[2]) == 1 then
+    fence = redis.call('HINCRBY', KEYS[2], 'fence', 1)
   end
-  return fence
+  return {1, fence}
 end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local arrival = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 ";
 
 /// Takes the session or joins its queue.
-/// KEYS: lock, fence, queue, seen. ARGV: token, lease ms, max waiters,
-/// stale ms. Returns the fencing token when granted, 0 when queued, -1
-/// when the queue is full.
+/// KEYS: lock, session record, queue, seen. ARGV: token, lease ms, max
+/// waiters, stale ms. Returns {1, fencing token} when granted, {0, 0} when
+/// queued, {-1, 0} when the queue is full.
 const ENTER: &str = r"
 prune(now, tonumber(ARGV[4]))
 local waiting = redis.call('ZCARD', KEYS[3])
@@ -90,22 +97,22 @@ if waiting == 0 and redis.call('EXISTS', KEYS[1]) == 0 then
   return grant(ARGV[1], tonumber(ARGV[2]))
 end
 if waiting >= tonumber(ARGV[3]) then
-  return -1
+  return {-1, 0}
 end
-redis.call('ZADD', KEYS[3], now, ARGV[1])
+redis.call('ZADD', KEYS[3], arrival, ARGV[1])
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
 redis.call('PEXPIRE', KEYS[4], ARGV[4])
-return 0
+return {0, 0}
 ";
 
 /// A waiter asks again. Same KEYS and ARGV as `ENTER` (max waiters unused).
-/// Returns the fencing token when granted, 0 when still waiting, -1 when
-/// the waiter lost its place (taken for gone).
+/// Returns {1, fencing token} when granted, {0, 0} when still waiting,
+/// {-1, 0} when the waiter lost its place (taken for gone).
 const POLL: &str = r"
 prune(now, tonumber(ARGV[4]))
 if not redis.call('ZSCORE', KEYS[3], ARGV[1]) then
-  return -1
+  return {-1, 0}
 end
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
@@ -116,13 +123,18 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
     return grant(ARGV[1], tonumber(ARGV[2]))
   end
 end
-return 0
+return {0, 0}
 ";
 
-/// A waiter gives up its place. KEYS: queue, seen. ARGV: token.
+/// A request that went away gives up its place, and the lease too if a
+/// grant reached Redis just before the request went. KEYS: queue, seen,
+/// lock. ARGV: token.
 const LEAVE: &str = r"
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('GET', KEYS[3]) == ARGV[1] then
+  redis.call('DEL', KEYS[3])
+end
 return 0
 ";
 
@@ -190,29 +202,38 @@ struct Scripts {
 #[derive(Clone)]
 struct SessionKeys {
     lock: String,
-    fence: String,
+    /// The record hash, holding the fencing counter.
+    record: String,
     queue: String,
     seen: String,
 }
 
 impl SessionKeys {
     fn all(&self) -> [&str; 4] {
-        [&self.lock, &self.fence, &self.queue, &self.seen]
+        [&self.lock, &self.record, &self.queue, &self.seen]
     }
+}
+
+/// What `ENTER` or `POLL` answered.
+enum Answer {
+    Granted(u64),
+    Waiting,
+    /// `ENTER`: the queue is full. `POLL`: this waiter lost its place.
+    NoPlace,
 }
 
 impl RedisLocks {
     /// Locks over `link`; their counters (see `SessionLocks::counters`) are
     /// this node's share only.
     pub fn new(link: RedisLink, settings: RedisLockSettings) -> Self {
-        let with_prune = |body: &str| Script::new(&format!("{PRUNE}{body}"));
+        let with_head = |body: &str| Script::new(&format!("{SCRIPT_HEAD}{body}"));
         Self {
             shared: Arc::new(Shared {
                 link,
                 settings,
                 scripts: Scripts {
-                    enter: with_prune(ENTER),
-                    poll: with_prune(POLL),
+                    enter: with_head(ENTER),
+                    poll: with_head(POLL),
                     leave: Script::new(LEAVE),
                     renew: Script::new(RENEW),
                     release: Script::new(RELEASE),
@@ -239,22 +260,30 @@ impl SessionLocks for RedisLocks {
         let token = new_token();
         let counters = &shared.counters;
 
-        match shared.ask(&shared.scripts.enter, &keys, &token).await? {
-            0 => {}
-            -1 => {
-                counters.refused_queue_full.fetch_add(1, Ordering::Relaxed);
-                return Err(LockRefused::QueueFull);
-            }
-            fence => return Ok(shared.lease(keys, token, fence)),
-        }
-
-        counters.waited.fetch_add(1, Ordering::Relaxed);
+        // From here until the lease exists, dropping this future (the
+        // request went away) must not leave a place or a lease behind.
         let mut ticket = WaitTicket {
             shared: Arc::clone(shared),
             keys: keys.clone(),
             token: token.clone(),
+            waiting: false,
             done: false,
         };
+        match shared.ask(&shared.scripts.enter, &keys, &token).await? {
+            Answer::Waiting => {}
+            Answer::NoPlace => {
+                ticket.done = true;
+                counters.refused_queue_full.fetch_add(1, Ordering::Relaxed);
+                return Err(LockRefused::QueueFull);
+            }
+            Answer::Granted(fence) => {
+                ticket.done = true;
+                return Ok(shared.lease(keys, token, fence));
+            }
+        }
+
+        counters.waited.fetch_add(1, Ordering::Relaxed);
+        ticket.waiting = true;
         let deadline = Instant::now() + shared.settings.queue.max_wait;
         let mut pause = FIRST_POLL;
 
@@ -271,18 +300,18 @@ impl SessionLocks for RedisLocks {
             // Losing the place means this waiter was taken for gone; it
             // queues again at the end, or is refused if the queue filled.
             let script = &shared.scripts.poll;
-            let outcome = match shared.ask(script, &keys, &token).await? {
-                -1 => shared.ask(&shared.scripts.enter, &keys, &token).await?,
-                outcome => outcome,
+            let answer = match shared.ask(script, &keys, &token).await? {
+                Answer::NoPlace => shared.ask(&shared.scripts.enter, &keys, &token).await?,
+                answer => answer,
             };
-            match outcome {
-                0 => {}
-                -1 => {
+            match answer {
+                Answer::Waiting => {}
+                Answer::NoPlace => {
                     ticket.done = true;
                     counters.refused_queue_full.fetch_add(1, Ordering::Relaxed);
                     return Err(LockRefused::QueueFull);
                 }
-                fence => {
+                Answer::Granted(fence) => {
                     ticket.done = true;
                     return Ok(shared.lease(keys, token, fence));
                 }
@@ -300,7 +329,7 @@ impl Shared {
         let name = id.store_key();
         SessionKeys {
             lock: self.link.key("lock", &name),
-            fence: self.link.key("fence", &name),
+            record: self.link.key("session", &name),
             queue: self.link.key("queue", &name),
             seen: self.link.key("seen", &name),
         }
@@ -313,7 +342,7 @@ impl Shared {
         script: &Script,
         keys: &SessionKeys,
         token: &str,
-    ) -> Result<i64, LockRefused> {
+    ) -> Result<Answer, LockRefused> {
         let stale = STALE_WAITER.max(self.link.timeout() * 2);
         let args = [
             text(token),
@@ -322,16 +351,20 @@ impl Shared {
             millis(stale),
         ];
 
-        self.link
-            .run_script(script, &keys.all(), &args)
-            .await
-            .map_err(|failure| {
+        let answer: Result<(i64, i64), RedisFailure> =
+            self.link.run_script(script, &keys.all(), &args).await;
+        match answer {
+            Ok((1, fence)) => Ok(Answer::Granted(u64::try_from(fence).unwrap_or_default())),
+            Ok((0, _)) => Ok(Answer::Waiting),
+            Ok(_) => Ok(Answer::NoPlace),
+            Err(failure) => {
                 tracing::warn!(error = %failure, "session lock unavailable");
-                LockRefused::Unavailable
-            })
+                Err(LockRefused::Unavailable)
+            }
+        }
     }
 
-    fn lease(self: &Arc<Self>, keys: SessionKeys, token: String, fence: i64) -> SessionLockGuard {
+    fn lease(self: &Arc<Self>, keys: SessionKeys, token: String, fence: u64) -> SessionLockGuard {
         self.counters.granted.fetch_add(1, Ordering::Relaxed);
         let renewer = tokio::spawn(renew_until_dropped(
             Arc::clone(self),
@@ -344,7 +377,7 @@ impl Shared {
             token,
             renewer,
         };
-        SessionLockGuard::from_fenced_lease(lease, u64::try_from(fence).unwrap_or_default())
+        SessionLockGuard::from_fenced_lease(lease, fence)
     }
 }
 
@@ -403,13 +436,17 @@ impl Drop for RedisLease {
     }
 }
 
-/// A place in a session's queue; dropping it before the wait ended (the
-/// request went away) gives the place back in a spawned task.
+/// An acquirer's claim on a session: its place in the queue, or a lease
+/// granted but not yet handed over. Dropping it before `acquire` ended (the
+/// request went away) gives both back in a spawned task.
 struct WaitTicket {
     shared: Arc<Shared>,
     keys: SessionKeys,
     token: String,
-    /// Set once the place was turned into a lease or already given back.
+    /// Set once the acquirer joined the queue, for the counters.
+    waiting: bool,
+    /// Set once the claim was turned into a lease or a refusal, or was
+    /// given back.
     done: bool,
 }
 
@@ -426,10 +463,12 @@ impl Drop for WaitTicket {
             return;
         }
 
-        self.shared
-            .counters
-            .abandoned
-            .fetch_add(1, Ordering::Relaxed);
+        if self.waiting {
+            self.shared
+                .counters
+                .abandoned
+                .fetch_add(1, Ordering::Relaxed);
+        }
         let (shared, keys) = (Arc::clone(&self.shared), self.keys.clone());
         let token = std::mem::take(&mut self.token);
         spawn_if_in_runtime(async move { leave_queue(&shared, &keys, &token).await });
@@ -441,7 +480,7 @@ async fn leave_queue(shared: &Shared, keys: &SessionKeys, token: &str) {
         .link
         .run_script(
             &shared.scripts.leave,
-            &[&keys.queue, &keys.seen],
+            &[&keys.queue, &keys.seen, &keys.lock],
             &[text(token)],
         )
         .await;

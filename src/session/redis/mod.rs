@@ -20,6 +20,10 @@
 //!   read passwords, which stay sealed with a key only the cookie holds).
 //! - Durability is Redis's own: with persistence off, a Redis restart signs
 //!   everyone out.
+//! - `rediss://` trusts the system's certificate authorities only; a Redis
+//!   with a private CA needs that CA in the system store.
+//! - A node cannot start while Redis is unreachable, since it reads the
+//!   shared login form key at start; once running, it rides out outages.
 
 pub mod form_key;
 pub mod lock;
@@ -48,7 +52,7 @@ pub enum RedisFailure {
         timeout: Duration,
     },
     /// The client reported an error (connection refused, script error...).
-    #[error("redis refused or failed the call; check its log")]
+    #[error("redis could not be reached or failed the call; check that it runs and the URL")]
     Failed(#[from] RedisError),
     /// An answer of an unexpected shape (another program uses the prefix?).
     #[error("redis answered {what} unexpectedly; is another program using the key prefix?")]
@@ -191,4 +195,44 @@ pub(crate) fn millis(duration: Duration) -> Vec<u8> {
 /// Text as a script argument.
 pub(crate) fn text(value: &str) -> Vec<u8> {
     value.as_bytes().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RedisUrl;
+
+    fn settings(url: &str) -> RedisSettings {
+        RedisSettings {
+            url: RedisUrl::parse(url).unwrap(),
+            timeout: Duration::from_millis(300),
+            key_prefix: "site-a:".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_start_with_the_prefix() {
+        let link = RedisLink::open(&settings("redis://127.0.0.1:1/0")).unwrap();
+
+        assert_eq!(link.key("session", "ab12"), "site-a:session:ab12");
+        assert!(!format!("{link:?}").contains("127.0.0.1:1"));
+    }
+
+    #[tokio::test]
+    async fn a_server_that_is_not_there_fails_a_call_within_the_timeout() {
+        let link = RedisLink::open(&settings("redis://127.0.0.1:1/0")).unwrap();
+        let started = std::time::Instant::now();
+
+        let answer: Result<String, RedisFailure> = link.query(&redis::cmd("PING")).await;
+
+        assert!(answer.is_err());
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_url_the_client_cannot_read_is_refused_at_open() {
+        let refused = RedisLink::open(&settings("redis://127.0.0.1:notaport/0"));
+
+        assert!(matches!(refused, Err(RedisSetupError::BadUrl(_))));
+    }
 }

@@ -1,9 +1,10 @@
 //! Session records in Redis: one hash per session, `rev` and `data` (the
 //! record as JSON), expired by Redis itself (`PEXPIRE`).
 //!
-//! It owns the keys `<prefix>session:<store key>`. It reads the fencing
-//! counters of `lock` (`<prefix>fence:<store key>`) but only `lock` bumps
-//! them.
+//! It owns the keys `<prefix>session:<store key>`, except for their field
+//! `fence`, the fencing counter that `lock` bumps at every grant and this
+//! module only reads: kept in the record's hash, it lives and expires with
+//! the session.
 //!
 //! Invariants: the revision rule of `store` holds (a save of a session that
 //! ended is refused, a new session starts at revision 1) and, because the
@@ -25,14 +26,14 @@ use crate::session::store::{SessionStore, StoreError};
 
 /// Check-and-set of one record.
 ///
-/// KEYS: session hash, fencing counter. ARGV: the caller's revision, JSON,
-/// ttl in ms, fencing token or "" when the caller holds none.
+/// KEYS: session hash. ARGV: the caller's revision, JSON, ttl in ms,
+/// fencing token or "" when the caller holds none.
 /// Returns {revision, 0} when stored, {-1, 0} when the session ended,
 /// {-2, newest token} when a newer lease exists.
 const SAVE: &str = r"
 local fence = ARGV[4]
 if fence ~= '' then
-  local newest = tonumber(redis.call('GET', KEYS[2]) or '0')
+  local newest = tonumber(redis.call('HGET', KEYS[1], 'fence') or '0')
   if newest > tonumber(fence) then
     return {-2, newest}
   end
@@ -49,10 +50,6 @@ else
 end
 redis.call('HSET', KEYS[1], 'rev', revision, 'data', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-local fence_ttl = redis.call('PTTL', KEYS[2])
-if fence_ttl >= 0 and fence_ttl < tonumber(ARGV[3]) then
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
-end
 return {revision, 0}
 ";
 
@@ -146,13 +143,13 @@ impl SessionStore for RedisStore {
         let json = serde_json::to_vec(record).map_err(|error| StoreError::Unavailable {
             source: Box::new(error),
         })?;
-        let keys = [self.record_key(id), self.link.key("fence", &id.store_key())];
+        let key = self.record_key(id);
         let fence_arg = fence.map_or_else(|| text(""), int);
         let args = [int(record.revision), json, millis(ttl), fence_arg];
 
         let (outcome, newest): (i64, i64) = self
             .link
-            .run_script(&self.save, &[&keys[0], &keys[1]], &args)
+            .run_script(&self.save, &[&key], &args)
             .await
             .map_err(unavailable)?;
         match outcome {
