@@ -19,7 +19,7 @@ mod support;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::node_process::NodeProcess;
@@ -33,14 +33,6 @@ const NODES: usize = 3;
 
 /// Messages each test user gets in INBOX.
 const MESSAGES: usize = 6;
-
-/// The Redis shared by the tests of this binary, started on first use.
-fn shared_redis() -> Option<&'static Redis> {
-    static SHARED: OnceLock<Option<Redis>> = OnceLock::new();
-    SHARED
-        .get_or_init(|| Redis::start(&support::scratch_dir("redis")))
-        .as_ref()
-}
 
 /// What a node of a test is pointed at.
 struct Backends<'a> {
@@ -212,7 +204,7 @@ fn imap_connections(dovecot: &Dovecot, user: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_signed_in_on_one_node_is_served_by_all_and_ended_by_any() {
-    let (Some(dovecot), Some(redis)) = (Dovecot::shared(), shared_redis()) else {
+    let (Some(dovecot), Some(redis)) = (Dovecot::shared(), Redis::shared()) else {
         return;
     };
     let (user, password) = user_with_mail(dovecot, "everywhere", &[]);
@@ -263,7 +255,7 @@ async fn a_session_signed_in_on_one_node_is_served_by_all_and_ended_by_any() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_clicks_over_three_nodes_are_serialised_and_stay_within_the_pools() {
-    let (Some(dovecot), Some(redis)) = (Dovecot::shared(), shared_redis()) else {
+    let (Some(dovecot), Some(redis)) = (Dovecot::shared(), Redis::shared()) else {
         return;
     };
     let folders: Vec<String> = (1..=30).map(|n| format!("Click{n:02}")).collect();
@@ -344,7 +336,7 @@ async fn thirty_clicks_over_three_nodes_are_serialised_and_stay_within_the_pools
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_while_it_holds_a_session_does_not_lock_the_user_out() {
-    let Some(redis) = shared_redis() else {
+    let Some(redis) = Redis::shared() else {
         return;
     };
     let inbox = (1..=MESSAGES as u32).fold(FakeMailbox::new("INBOX", 77), |mailbox, uid| {
@@ -617,7 +609,7 @@ fn refused(page: &Page) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guessing_spread_over_the_nodes_is_throttled_as_on_one_node() {
-    let Some(redis) = shared_redis() else {
+    let Some(redis) = Redis::shared() else {
         return;
     };
     let mut script = Script::new("victim", "right-one").account("owner", "theirs");
@@ -681,7 +673,7 @@ async fn guessing_spread_over_the_nodes_is_throttled_as_on_one_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_in_form_from_one_node_is_accepted_by_another() {
-    let (Some(dovecot), Some(redis)) = (Dovecot::shared(), shared_redis()) else {
+    let (Some(dovecot), Some(redis)) = (Dovecot::shared(), Redis::shared()) else {
         return;
     };
     let (user, password) = user_with_mail(dovecot, "crossform", &[]);
@@ -742,7 +734,7 @@ fn readme_nginx_example(nodes: &[NodeProcess], port: u16) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_nginx_example_spreads_one_session_over_two_nodes() {
-    let (Some(dovecot), Some(redis)) = (Dovecot::shared(), shared_redis()) else {
+    let (Some(dovecot), Some(redis)) = (Dovecot::shared(), Redis::shared()) else {
         return;
     };
     let (user, password) = user_with_mail(dovecot, "nginx", &[]);
