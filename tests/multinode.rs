@@ -643,7 +643,8 @@ async fn guessing_spread_over_the_nodes_is_throttled_as_on_one_node() {
     );
     let (sixth, took) = attempt(node(5), node(5), "victim", "wrong", "198.51.100.6").await;
     assert!(
-        refused(&sixth) || (sixth.status == 401 && took >= Duration::from_secs(1)),
+        refused(&sixth)
+            || (sixth.status == 401 && took >= Duration::from_secs(1) && took > slowest),
         "the sixth guess, on another node, is delayed: {} after {took:?}",
         sixth.status
     );
