@@ -37,6 +37,9 @@ pub struct Session {
     links: Vec<String>,
     /// Page views made so far.
     views: u64,
+    /// Nodes the page views go to in turn; empty to stay on the node
+    /// signed in on.
+    spread: Vec<String>,
 }
 
 /// How long signing in took, and the first page after it.
@@ -143,6 +146,7 @@ impl Session {
             prev: None,
             links: Vec::new(),
             views: 0,
+            spread: Vec::new(),
         };
         session.read_folder_page(&body)?;
         Ok((
@@ -152,6 +156,21 @@ impl Session {
                 first_page,
             },
         ))
+    }
+
+    /// Sends each page view from now on to the next of `bases` in turn (the
+    /// session's cookie is valid on all of them), as a proxy without sticky
+    /// sessions would.
+    pub fn spread_over(&mut self, bases: Vec<String>) {
+        self.spread = bases;
+    }
+
+    /// Points the browser at the next node of the spread, if any.
+    fn turn_to_next_node(&mut self) {
+        if !self.spread.is_empty() {
+            let next = self.spread[self.views as usize % self.spread.len()].clone();
+            self.browser.base = next;
+        }
     }
 
     /// Walks until `deadline` or `max_views` page views, whichever is first.
@@ -180,6 +199,7 @@ impl Session {
     /// next folder page in the walk's direction.
     pub async fn step(&mut self) -> View {
         self.views += 1;
+        self.turn_to_next_node();
         if self.views % OPEN_EVERY == 0 && !self.links.is_empty() {
             let link = self.links[(self.views / OPEN_EVERY) as usize % self.links.len()].clone();
             return self.open(&link).await;

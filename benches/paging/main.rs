@@ -20,8 +20,10 @@ mod browse;
 mod counters;
 mod demo;
 mod first_view;
+mod lock_cost;
 mod nodes;
 mod options;
+mod several_nodes;
 mod sizes;
 mod stats;
 #[path = "../../tests/support/mod.rs"]
@@ -79,10 +81,8 @@ fn run(
     let source = MailSource::find();
     let mut report = heading(options, &source);
 
-    let people = match (
-        options.runs(Section::Throughput),
-        options.runs(Section::FirstView),
-    ) {
+    let many = options.runs(Section::Throughput) || options.runs(Section::Nodes);
+    let people = match (many, options.runs(Section::FirstView)) {
         (true, _) => options.max_sessions(),
         (false, true) => 1,
         (false, false) => 0,
@@ -136,6 +136,18 @@ fn run(
             options.samples,
         ))?;
         report.push_str(&sizes::report(runs.as_deref(), options.samples));
+        report.push('\n');
+    }
+
+    if options.runs(Section::Nodes) {
+        let runs = runtime.block_on(several_nodes::measure(dovecot, &accounts, options.seconds))?;
+        if !options.full {
+            smoke_check(runs.iter().map(|r| (r.walked.views.len(), r.walked.errors)))?;
+        }
+        report.push_str(&several_nodes::report(&runs, options.seconds));
+        report.push('\n');
+        let costs = runtime.block_on(lock_cost::measure(options.samples * 100))?;
+        report.push_str(&lock_cost::report(&costs));
     }
 
     report.push_str(&format!("\nMachine load at the end: {}\n", load_average()));

@@ -49,7 +49,8 @@ pub struct Options {
     /// Mailbox sizes of the size section.
     pub sizes: Vec<usize>,
     /// Sign-ins timed by the first-view section, and Next/Prev/Back cycles
-    /// timed per mailbox by the size section.
+    /// timed per mailbox by the size section; a hundred times as many
+    /// session lock rounds are timed by the nodes section.
     pub samples: usize,
 }
 
@@ -63,6 +64,9 @@ pub enum Section {
     FirstView,
     /// Raw IMAP time and mailfront's views on mailboxes of growing size.
     Sizes,
+    /// 1, 2 and 3 node processes sharing sessions in Redis at the most
+    /// sessions, and the session lock's cost on Redis and embedded.
+    Nodes,
 }
 
 /// Why the command line was refused.
@@ -81,8 +85,9 @@ impl Section {
             "throughput" => Ok(Section::Throughput),
             "first-view" => Ok(Section::FirstView),
             "sizes" => Ok(Section::Sizes),
+            "nodes" => Ok(Section::Nodes),
             other => Err(UsageError(format!(
-                "section {other:?} unknown; use throughput, first-view or sizes"
+                "section {other:?} unknown; use throughput, first-view, sizes or nodes"
             ))),
         }
     }
@@ -104,7 +109,12 @@ impl Options {
     fn full() -> Options {
         Options {
             full: true,
-            sections: vec![Section::Throughput, Section::FirstView, Section::Sizes],
+            sections: vec![
+                Section::Throughput,
+                Section::FirstView,
+                Section::Sizes,
+                Section::Nodes,
+            ],
             seconds: 8.0,
             messages: 2_000,
             sessions: vec![1, 8, 32],
@@ -117,7 +127,12 @@ impl Options {
     fn smoke() -> Options {
         Options {
             full: false,
-            sections: vec![Section::Throughput, Section::FirstView, Section::Sizes],
+            sections: vec![
+                Section::Throughput,
+                Section::FirstView,
+                Section::Sizes,
+                Section::Nodes,
+            ],
             seconds: 1.0,
             messages: 60,
             sessions: vec![1, 2],
@@ -194,12 +209,14 @@ and prints markdown tables. Without --bench (as under cargo test) it makes a
 short smoke run on little mail instead.
 
 options:
-  --sections LIST   throughput,first-view,sizes (default: all three)
-  --seconds N       seconds of each throughput run (default 8)
+  --sections LIST   throughput,first-view,sizes,nodes (default: all four)
+  --seconds N       seconds of each throughput and nodes run (default 8)
   --messages N      messages in each simulated person's INBOX (default 2000)
-  --sessions LIST   concurrent sessions of the throughput runs (default 1,8,32)
+  --sessions LIST   concurrent sessions of the throughput runs (default 1,8,32);
+                    the nodes runs use the largest
   --sizes LIST      mailbox sizes of the size section (default 1000,10000,100000)
-  --samples N       sign-ins timed, and Next/Prev/Back cycles per size (default 10)
+  --samples N       sign-ins timed, and Next/Prev/Back cycles per size (default 10);
+                    session lock rounds timed: a hundred times as many
 ";
 
 fn number(flag: &str, text: &str, low: f64, high: f64) -> Result<f64, UsageError> {

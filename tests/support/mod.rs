@@ -20,11 +20,13 @@
 
 mod dovecot;
 mod imap_client;
+mod nginx;
 mod redis;
 mod smtp_capture;
 
 pub use dovecot::Dovecot;
 pub use imap_client::ImapTestClient;
+pub use nginx::Nginx;
 pub use redis::Redis;
 pub use smtp_capture::{CapturedMessage, SmtpCapture};
 

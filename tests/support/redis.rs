@@ -2,14 +2,16 @@
 //!
 //! It owns the `redis-server` processes a test starts: each listens on
 //! 127.0.0.1 on a port of its own, keeps nothing on disk (`--save ''`,
-//! `--appendonly no`) and writes its log into the folder the test gave. It
+//! `--appendonly no`) unless the test asks for persistence with
+//! [`Redis::start_with`], and writes its log into the folder the test gave. It
 //! never touches a system Redis and never speaks to any other address.
 //!
 //! Invariants: a server is killed by its PID when its [`Redis`] value is
 //! dropped or stopped; a small watcher shell, started beside it, kills it too
 //! when the test process exits without running destructors (a static, a
 //! crash). [`Redis::restart`] brings the server back on the same port, so a
-//! URL handed out before stays valid; the data is gone after a restart.
+//! URL handed out before stays valid; the data is gone after a restart,
+//! unless the server was started with an append-only file.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -31,6 +33,9 @@ pub struct Redis {
     pub port: u16,
     /// The server process while it runs; `None` after [`Redis::stop`].
     child: Mutex<Option<Child>>,
+    /// Arguments given after the defaults at every launch (a later
+    /// argument wins in redis-server), e.g. `--appendonly yes`.
+    extra_args: Vec<String>,
 }
 
 impl Redis {
@@ -38,6 +43,14 @@ impl Redis {
     /// port, and waits until it answers. Returns `None` and prints why when
     /// `redis-server` is not installed, or panics when `CI` is set.
     pub fn start(dir: &Path) -> Option<Redis> {
+        Redis::start_with(dir, &[])
+    }
+
+    /// Like [`Redis::start`], with `args` passed to every launch after the
+    /// defaults, which they override: `["--appendonly", "yes",
+    /// "--appendfsync", "always"]` gives a server whose data survives
+    /// [`Redis::restart`], even though a restart kills it.
+    pub fn start_with(dir: &Path, args: &[&str]) -> Option<Redis> {
         if !installed() {
             return skip_or_fail("redis-server is not installed; the Redis tests are skipped");
         }
@@ -48,6 +61,7 @@ impl Redis {
             dir: dir.to_path_buf(),
             port: free_port(),
             child: Mutex::new(None),
+            extra_args: args.iter().map(|arg| (*arg).to_owned()).collect(),
         };
         redis.launch();
         Some(redis)
@@ -137,6 +151,7 @@ impl Redis {
             .arg(&self.dir)
             .arg("--logfile")
             .arg(&log)
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
