@@ -178,6 +178,18 @@
           done = true;
         }
         break;
+      case "c":
+        done = follow("a.compose-link");
+        break;
+      case "r":
+        done = follow("nav.compose-links a.reply");
+        break;
+      case "a":
+        done = follow("nav.compose-links a.reply-all");
+        break;
+      case "f":
+        done = follow("nav.compose-links a.forward");
+        break;
       case "?":
         window.location.assign("/help");
         done = true;

@@ -600,6 +600,28 @@ async fn the_keyboard_moves_through_the_list_opens_flags_and_shows_help() {
     browser.press_keys("k").await;
     wait_for_subject(browser, &subjects[1]).await;
 
+    // r answers the message on the compose page; back to the message.
+    browser.press_keys("r").await;
+    browser
+        .wait_for("form.compose input[name=subject]", PAGE_WAIT)
+        .await;
+    let reply_subject = browser
+        .execute(
+            "return document.querySelector('form.compose input[name=subject]').value;",
+            vec![],
+        )
+        .await;
+    let expected = if subjects[1].to_ascii_lowercase().starts_with("re:") {
+        subjects[1].clone()
+    } else {
+        format!("Re: {}", subjects[1])
+    };
+    assert_eq!(reply_subject, json!(expected));
+    browser
+        .execute("history.back(); return true;", vec![])
+        .await;
+    wait_for_subject(browser, &subjects[1]).await;
+
     browser.press_keys("u").await;
     browser.wait_for("table.messages", PAGE_WAIT).await;
     browser.press_keys("js").await;

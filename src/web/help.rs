@@ -62,6 +62,26 @@ pub const SHORTCUTS: &[Shortcut] = &[
         where_: "Message list, message",
     },
     Shortcut {
+        keys: &["c"],
+        does: "Write a new message",
+        where_: "Every page",
+    },
+    Shortcut {
+        keys: &["r"],
+        does: "Reply to the sender",
+        where_: "Message",
+    },
+    Shortcut {
+        keys: &["a"],
+        does: "Reply to everyone",
+        where_: "Message",
+    },
+    Shortcut {
+        keys: &["f"],
+        does: "Forward",
+        where_: "Message",
+    },
+    Shortcut {
         keys: &["/"],
         does: "Go to the search box, when the page has one",
         where_: "Every page",
