@@ -21,6 +21,17 @@ async fn node_for(fake: &FakeImap, name: &str) -> Node {
     Node::start(layer_for(fake, name)).await
 }
 
+/// A node whose accounts keep one IMAP connection each: the connection
+/// numbers a script's rules name are then the pages' own, with no second
+/// connection for the folder counts fetched in the background.
+async fn one_connection_node_for(fake: &FakeImap, name: &str) -> Node {
+    Node::start(SettingsLayer {
+        pool_per_user: Some(1),
+        ..layer_for(fake, name)
+    })
+    .await
+}
+
 /// Settings for a node in front of the fake server.
 fn layer_for(fake: &FakeImap, name: &str) -> SettingsLayer {
     SettingsLayer {
@@ -131,7 +142,7 @@ async fn a_bye_during_a_pooled_fetch_is_retried_once_on_a_fresh_connection() {
         script = script.rule(rule.clone());
     }
     let fake = FakeImap::start(script).await;
-    let node = node_for(&fake, "bye-mid-fetch").await;
+    let node = one_connection_node_for(&fake, "bye-mid-fetch").await;
     let browser = Browser::signed_in(&node.base, &case.user, &case.password).await;
 
     let inbox = browser.get("/mail/INBOX").await;
@@ -187,7 +198,7 @@ async fn a_bye_at_the_greeting_of_the_retry_shows_a_busy_page_and_keeps_the_sess
         .rule(case.bye_mid_fetch.clone())
         .greet_connection(2, Greeting::Line(case.refusal.clone()));
     let fake = FakeImap::start(script).await;
-    let node = node_for(&fake, "bye-greeting").await;
+    let node = one_connection_node_for(&fake, "bye-greeting").await;
     let browser = Browser::signed_in(&node.base, &case.user, &case.password).await;
     assert_eq!(browser.get("/mail/INBOX").await.status, 200);
 
@@ -247,7 +258,7 @@ async fn a_command_that_stalls_is_given_up_and_the_session_stays_usable() {
             .then(After::Stall),
     );
     let fake = FakeImap::start(script).await;
-    let node = node_for(&fake, "stalled-command").await;
+    let node = one_connection_node_for(&fake, "stalled-command").await;
     let browser = Browser::signed_in(&node.base, "ann", "secret").await;
     assert_eq!(browser.get("/mail/INBOX").await.status, 200);
     fake.set_greeting(Greeting::Silent);
