@@ -345,6 +345,36 @@ async fn oversized_or_unreadable_requests_get_pages_that_say_so() {
     node.stop().await;
 }
 
+/// A NUL or another control character never reaches the IMAP server: a
+/// folder address holding one is "not found" (Dovecot would cut the name at
+/// the NUL and show another folder), a password holding one is refused.
+#[tokio::test]
+async fn control_characters_in_addresses_and_passwords_are_refused() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("nul");
+    let node = node_for(dovecot, "nul").await;
+
+    let cut = Browser::new(&node.base)
+        .sign_in(&user, &format!("{password}\0anything"))
+        .await;
+    assert_eq!(cut.status, 401, "{}", cut.text());
+
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+    for path in [
+        "/mail/INBOX%00junk",
+        "/mail/INBOX%0Ax",
+        "/mail/INBOX%00/1/1",
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, 404, "{path}: {}", page.text());
+    }
+    assert_eq!(browser.get("/mail/INBOX").await.status, 200);
+    assert_eq!(browser.get("/favicon.ico").await.status, 204);
+    node.stop().await;
+}
+
 /// Header floods: too many cookies or header lines get a page that says
 /// what to do; a head beyond what the protocol layer reads is refused with
 /// no harm to the node, which goes on serving.

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::{AppError, AppState};
@@ -44,6 +44,16 @@ fn script(text: &'static str) -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         text,
+    )
+        .into_response()
+}
+
+/// No icon: an empty answer the browser caches, instead of a "not found"
+/// page on every visit.
+pub async fn no_icon() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(header::CACHE_CONTROL, "public, max-age=86400")],
     )
         .into_response()
 }

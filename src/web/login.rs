@@ -141,7 +141,11 @@ pub async fn submit_login(
             StatusCode::BAD_REQUEST,
         );
     }
-    if username.len() > 256 || form.password.len() > 1024 || username.chars().any(char::is_control)
+    if username.len() > 256
+        || form.password.len() > 1024
+        || username.chars().any(char::is_control)
+        // IMAP cannot carry a NUL, and a server may cut the password there.
+        || form.password.contains('\0')
     {
         return retry(
             "The user name or password is not correct.",

@@ -140,12 +140,14 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/help", get(help::show_help))
         .route("/static/style.css", get(assets::stylesheet))
+        .route("/favicon.ico", get(assets::no_icon))
         .route("/static/shortcuts.js", get(assets::shortcuts_script))
         .route("/static/compose.js", get(assets::compose_script))
         .route("/metrics", get(assets::metrics))
         .fallback(assets::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(middleware::from_fn(plain_rejections_as_pages))
+        .layer(middleware::from_fn(control_characters_are_not_found))
         .layer(middleware::from_fn(listener::check_header_limits))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(request_span))
@@ -184,6 +186,18 @@ async fn request_span(request: Request, next: Next) -> Response {
     }
     .instrument(span)
     .await
+}
+
+/// Answers "not found" for a path whose decoded form holds a control
+/// character (`%00`, `%0A`): no page has such an address, and a folder name
+/// holding a NUL would reach the IMAP server, which may cut it there and
+/// show another folder under a made-up name.
+async fn control_characters_are_not_found(request: Request, next: Next) -> Response<Body> {
+    let decoded = percent_encoding::percent_decode_str(request.uri().path());
+    if decoded.into_iter().any(|byte| byte < 0x20 || byte == 0x7f) {
+        return axum::response::IntoResponse::into_response(AppError::NotFound);
+    }
+    next.run(request).await
 }
 
 /// Turns the framework's own plain-text rejections (a form too large, a
