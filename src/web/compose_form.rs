@@ -182,7 +182,7 @@ pub(super) fn letter_from(form: &ComposeForm, sender: &Mailbox) -> Result<Letter
         to: field("To", &form.to)?,
         cc: field("Cc", &form.cc)?,
         bcc: field("Bcc", &form.bcc)?,
-        subject: without_format_controls(form.subject.trim()),
+        subject: subject_line(&form.subject),
         body: form.body.clone(),
         in_reply_to: optional(&form.in_reply_to).filter(|id| is_message_id(id)),
         references: message_ids(&form.references),
@@ -234,8 +234,30 @@ pub(super) fn clean_file_name(name: &str) -> String {
     }
 }
 
+/// The subject as one header line: line breaks and tabs typed or pasted into
+/// it become single spaces (words stay apart), other control and format
+/// characters go.
+fn subject_line(typed: &str) -> String {
+    let spaced: String = typed
+        .split(|c: char| matches!(c, '\r' | '\n' | '\t'))
+        .filter(|piece| !piece.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    without_format_controls(&spaced)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn line_breaks_in_a_subject_become_spaces() {
+        assert_eq!(
+            super::subject_line("Hi\r\nBcc: victim@evil.example\r\n X-Injected: 1\t "),
+            "Hi Bcc: victim@evil.example X-Injected: 1"
+        );
+        assert_eq!(super::subject_line("  plain  "), "plain");
+    }
+
     use super::*;
 
     #[test]
