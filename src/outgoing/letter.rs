@@ -128,13 +128,18 @@ impl Letter {
 }
 
 /// A file as a part. A forwarded message (message/rfc822) keeps a 7bit or
-/// 8bit encoding when its lines allow it, as RFC 2046 asks.
+/// 8bit encoding, as RFC 2046 asks, after its line ends are made CRLF.
+///
+/// Known shortcoming: a forwarded message with a line over 998 bytes cannot
+/// be 7bit or 8bit; it is sent quoted-printable, which RFC 2046 does not
+/// allow for message/rfc822 but common mail programs read.
 fn attachment_part(file: &FileAttachment) -> SinglePart {
     let content_type = ContentType::parse(&file.content_type)
         .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("valid type"));
     let is_message = file.content_type.eq_ignore_ascii_case("message/rfc822");
     if is_message {
-        let body = Body::new_with_encoding(file.data.clone(), ContentTransferEncoding::SevenBit)
+        let data = with_crlf_line_ends(&file.data);
+        let body = Body::new_with_encoding(data, ContentTransferEncoding::SevenBit)
             .or_else(|data| Body::new_with_encoding(data, ContentTransferEncoding::EightBit));
         if let Ok(body) = body {
             return Attachment::new(file.name.clone()).body(body, content_type);
@@ -143,9 +148,36 @@ fn attachment_part(file: &FileAttachment) -> SinglePart {
     Attachment::new(file.name.clone()).body(file.data.clone(), content_type)
 }
 
+/// `data` with every bare LF or CR made a CRLF, the line end MIME requires.
+fn with_crlf_line_ends(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 32);
+    let mut bytes = data.iter().copied().peekable();
+    while let Some(byte) = bytes.next() {
+        match byte {
+            b'\r' => {
+                out.extend_from_slice(b"\r\n");
+                if bytes.peek() == Some(&b'\n') {
+                    bytes.next();
+                }
+            }
+            b'\n' => out.extend_from_slice(b"\r\n"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_line_ends_become_crlf() {
+        assert_eq!(
+            with_crlf_line_ends(b"a\nb\r\nc\rd\r"),
+            b"a\r\nb\r\nc\r\nd\r\n".to_vec()
+        );
+    }
 
     fn letter() -> Letter {
         Letter {
