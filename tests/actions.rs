@@ -298,7 +298,20 @@ async fn forged_or_missing_tokens_show_form_expired_and_change_nothing() {
         ("action", "read".to_owned()),
         ("uid", uid_text.clone()),
     ];
-    for fields in [forged.to_vec(), no_csrf.to_vec(), no_form_token.to_vec()] {
+    let made_up_form_token = [
+        ("csrf", field("csrf")),
+        ("form_token", "forged".to_owned()),
+        ("uidvalidity", field("uidvalidity")),
+        ("action", "read".to_owned()),
+        ("uid", uid_text.clone()),
+    ];
+    let cases = [
+        forged.to_vec(),
+        no_csrf.to_vec(),
+        no_form_token.to_vec(),
+        made_up_form_token.to_vec(),
+    ];
+    for fields in cases {
         let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let answer = browser.post("/mail/INBOX/actions", &pairs).await;
         assert_eq!(answer.status, 403, "{pairs:?}");

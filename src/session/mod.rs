@@ -37,7 +37,7 @@ pub use lock::{
     SessionLocks,
 };
 pub use memory::MemoryStore;
-pub use record::{new_form_token, ExpiryPolicy, SessionRecord};
+pub use record::{is_form_token, new_form_token, ExpiryPolicy, SessionRecord};
 pub use store::{SessionStore, StoreError};
 pub use throttle::{
     client_address, LocalThrottle, LoginThrottle, ThrottleDecision, ThrottleSettings,

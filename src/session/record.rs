@@ -222,8 +222,9 @@ pub fn new_form_token() -> String {
     URL_SAFE_NO_PAD.encode(random_array::<FORM_TOKEN_BYTES>())
 }
 
-/// Whether `token` has the shape `new_form_token` produces.
-fn is_form_token(token: &str) -> bool {
+/// Whether `token` has the shape `new_form_token` produces; a form whose
+/// token has not is forged or damaged, never merely sent twice.
+pub fn is_form_token(token: &str) -> bool {
     token.len() == FORM_TOKEN_LEN
         && token
             .bytes()

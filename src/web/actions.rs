@@ -347,7 +347,7 @@ fn form_pairs(
 /// form applied before (answer as the first submit did, change nothing).
 fn accept_form(signed_in: &mut SignedIn, form: &ActionForm) -> Result<bool, AppError> {
     signed_in.check_csrf(&form.csrf)?;
-    if form.form_token.is_empty() {
+    if !crate::session::is_form_token(&form.form_token) {
         return Err(AppError::FormExpired);
     }
     Ok(signed_in.record.consume_form_token(&form.form_token))

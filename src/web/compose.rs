@@ -197,7 +197,7 @@ pub async fn submit_compose(
     let multipart = multipart.map_err(|_| AppError::BadRequest("the form could not be read"))?;
     let posted = read_posted(multipart, limit).await?;
     signed_in.check_csrf(&posted.csrf)?;
-    if posted.form.form_token.is_empty() {
+    if !crate::session::is_form_token(&posted.form.form_token) {
         return Err(AppError::FormExpired);
     }
     if signed_in

@@ -158,7 +158,7 @@ pub async fn change_folder(
 ) -> Result<Response, AppError> {
     let Form(form) = form.map_err(|_| AppError::BadRequest("the form could not be read"))?;
     signed_in.check_csrf(&form.csrf)?;
-    if form.form_token.is_empty() {
+    if !crate::session::is_form_token(&form.form_token) {
         return Err(AppError::FormExpired);
     }
     if !signed_in.record.consume_form_token(&form.form_token) {
