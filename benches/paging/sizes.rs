@@ -10,7 +10,8 @@
 //!   rows with the items mailfront asks for, each sample on a connection
 //!   that has just logged in (login not timed), as a first view is; and SORT
 //!   + FETCH again on a connection that has the mailbox selected;
-//! - mailfront: the first folder page after sign-in, then cycles of Next,
+//! - mailfront: the first folder page after sign-in (the median over as
+//!   many nodes just started as there are samples), then cycles of Next,
 //!   Prev, a message and Back to the folder, with the IMAP commands and the
 //!   cache validity checks each view made, read from `/metrics` around it.
 //!
@@ -62,7 +63,9 @@ pub struct WarmStep {
 /// What one mailbox costs through mailfront.
 #[derive(Default)]
 pub struct Through {
-    pub first_page: Duration,
+    /// The first page after sign-in, each sample on a node just started
+    /// (its pool and cache empty).
+    pub first_page: Samples,
     pub next: WarmStep,
     pub prev: WarmStep,
     pub message: WarmStep,
@@ -160,6 +163,15 @@ async fn through_mailfront(
     account: &Account,
     samples: usize,
 ) -> Result<Through, String> {
+    let mut through = Through::default();
+    for sample in 1..samples {
+        let name = format!("sizes-{}-cold-{sample}", account.messages);
+        let node = nodes::start(dovecot, &name, Mode::Pooled).await;
+        let (_, times) = Session::sign_in(&node.base, &account.user, &account.password).await?;
+        through.first_page.push(times.first_page);
+        node.stop().await;
+    }
+
     let node = nodes::start(
         dovecot,
         &format!("sizes-{}", account.messages),
@@ -168,10 +180,7 @@ async fn through_mailfront(
     .await;
     let (mut session, times) =
         Session::sign_in(&node.base, &account.user, &account.password).await?;
-    let mut through = Through {
-        first_page: times.first_page,
-        ..Through::default()
-    };
+    through.first_page.push(times.first_page);
 
     for _ in 0..samples {
         counted(&mut session, &mut through.next, Click::Next).await?;
@@ -236,6 +245,16 @@ fn command(client: &mut ImapTestClient, line: &str) -> Result<Vec<String>, Strin
         .map_err(|e| format!("{line} failed; {e}"))
 }
 
+/// A cold first view as a multiple of the raw commands it needs.
+fn cold_ratio(cold: Option<Duration>, raw: Option<Duration>) -> String {
+    match (cold, raw) {
+        (Some(cold), Some(raw)) if !raw.is_zero() => {
+            format!("{:.2}×", cold.as_secs_f64() / raw.as_secs_f64())
+        }
+        _ => "–".to_owned(),
+    }
+}
+
 /// The UIDs of a `* SORT` response, in order.
 fn sorted_uids(lines: &[String]) -> Vec<u32> {
     lines
@@ -279,7 +298,9 @@ pub fn report(runs: Option<&[SizeRun]>, samples: usize) -> String {
 
     let mut web = Table::new(&[
         ">messages",
-        ">first page after sign-in ms",
+        ">first page after sign-in, fresh node ms",
+        ">÷ raw SELECT + SORT + FETCH",
+        ">target 1.2 × raw + 1 ms",
         ">Next ms",
         ">Prev ms",
         ">message ms",
@@ -297,7 +318,13 @@ pub fn report(runs: Option<&[SizeRun]>, samples: usize) -> String {
         let errors: u64 = steps.iter().map(|s| s.errors).sum();
         web.row(vec![
             run.account.messages.to_string(),
-            ms(Some(t.first_page)),
+            ms(t.first_page.median()),
+            cold_ratio(t.first_page.median(), run.raw.select_sort_fetch.median()),
+            ms(run
+                .raw
+                .select_sort_fetch
+                .median()
+                .map(|raw| raw.mul_f64(1.2) + Duration::from_millis(1))),
             ms(t.next.times.median()),
             ms(t.prev.times.median()),
             ms(t.message.times.median()),
@@ -310,7 +337,7 @@ pub fn report(runs: Option<&[SizeRun]>, samples: usize) -> String {
 
     format!(
         "### Mailbox sizes: raw IMAP on one open connection (medians of {samples})\n\n{}\n\
-         ### Mailbox sizes: through mailfront, pooled (medians of {samples} cycles)\n\n{}",
+         ### Mailbox sizes: through mailfront, pooled (medians of {samples} fresh nodes and cycles)\n\n{}",
         raw.render(),
         web.render()
     )
