@@ -589,3 +589,21 @@ fn transcripts_keep_literal_lines_and_comments() {
     );
     assert_eq!(t.steps[3], Step::Client(b"a1 NOOP".to_vec()));
 }
+
+#[tokio::test]
+async fn fixture_111_a_structure_too_deep_to_read_keeps_sender_and_subject() {
+    let server = FakeServer::start(Script::new(
+        fixture("111-structure-too-deep.imap"),
+        Ending::Serve,
+    ))
+    .await;
+    let mut conn = connect_and_login(server.addr).await;
+    conn.select("INBOX", false).await.unwrap();
+
+    let rows = conn.fetch_summaries(&[1, 2]).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.uid).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(text(&rows[1].envelope.subject), "Deep");
+    assert_eq!(rows[1].size, Some(4000));
+    conn.logout().await;
+    server.finish().await;
+}

@@ -132,8 +132,9 @@ impl Connection {
     /// `uids` (duplicates once). Expunged UIDs are simply absent. A response
     /// for a requested UID that carries no ENVELOPE gives no row (its flags
     /// become an event). When a malformed response was skipped and rows are
-    /// missing, those UIDs are fetched again without ENVELOPE and
-    /// BODYSTRUCTURE and listed with an empty envelope.
+    /// missing, those UIDs are fetched again without BODYSTRUCTURE (listed
+    /// with their envelope and no structure), and those still missing
+    /// without ENVELOPE either (listed with an empty envelope).
     #[instrument(level = "debug", parent = &self.span, skip_all, fields(count = uids.len()))]
     pub async fn fetch_summaries(
         &mut self,
@@ -152,9 +153,31 @@ impl Connection {
             .filter(|u| !rows.contains_key(u))
             .collect();
         if completion.skipped_responses > 0 && !missing.is_empty() {
+            // First without the structure, which is what nests deepest and
+            // most often breaks, so that sender and subject stay.
+            let without_structure = "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)";
+            let (again, _) = self
+                .fetch_by_uid(&missing, without_structure, self.limits.max_literal)
+                .await?;
+            for (uid, row) in again {
+                if row.envelope.is_some() {
+                    warn!(
+                        uid,
+                        "listing a message without its structure after a malformed response"
+                    );
+                    rows.insert(uid, row);
+                }
+            }
+        }
+        let still_missing: Vec<u32> = missing
+            .iter()
+            .copied()
+            .filter(|u| !rows.contains_key(u))
+            .collect();
+        if completion.skipped_responses > 0 && !still_missing.is_empty() {
             let plain = "(UID FLAGS INTERNALDATE RFC822.SIZE)";
             let (again, _) = self
-                .fetch_by_uid(&missing, plain, self.limits.max_literal)
+                .fetch_by_uid(&still_missing, plain, self.limits.max_literal)
                 .await?;
             for (uid, mut row) in again {
                 warn!(
