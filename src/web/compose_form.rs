@@ -239,7 +239,7 @@ pub(super) fn clean_file_name(name: &str) -> String {
 /// characters go.
 fn subject_line(typed: &str) -> String {
     let spaced: String = typed
-        .split(|c: char| matches!(c, '\r' | '\n' | '\t'))
+        .split(['\r', '\n', '\t'])
         .filter(|piece| !piece.trim().is_empty())
         .map(str::trim)
         .collect::<Vec<_>>()
