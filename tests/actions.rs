@@ -331,6 +331,35 @@ async fn forged_or_missing_tokens_show_form_expired_and_change_nothing() {
 }
 
 #[tokio::test]
+async fn an_action_form_over_the_size_limit_gets_a_too_large_page() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = user_with(dovecot, "hugeform", "INBOX", 1);
+    let node = node_for(dovecot, "hugeform").await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+    let list = browser.get("/mail/INBOX").await;
+    let form = form_of(&list);
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).unwrap().1.clone();
+    let padding = "9".repeat(200 * 1024);
+
+    let answer = browser
+        .post(
+            "/mail/INBOX/actions",
+            &[
+                ("csrf", &field("csrf")),
+                ("form_token", &field("form_token")),
+                ("action", "read"),
+                ("uid", &padding),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 413, "{}", answer.text());
+    assert!(answer.text().contains("larger than this site accepts"));
+    node.stop().await;
+}
+
+#[tokio::test]
 async fn an_empty_selection_asks_for_at_least_one_message() {
     let Some(dovecot) = Dovecot::shared() else {
         return;

@@ -340,7 +340,7 @@ fn form_pairs(
 ) -> Result<Vec<(String, String)>, AppError> {
     pairs
         .map(|Form(pairs)| pairs)
-        .map_err(|_| AppError::BadRequest("the form could not be read"))
+        .map_err(|rejection| super::error::unreadable_form(rejection.status()))
 }
 
 /// Checks the CSRF token and applies the form token. `Ok(false)` for a

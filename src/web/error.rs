@@ -131,6 +131,16 @@ impl From<MailError> for AppError {
     }
 }
 
+/// The page for a form the framework could not read: "too large" when it
+/// was over the body limit, else "could not be read".
+pub fn unreadable_form(status: StatusCode) -> AppError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::TooLarge("What was sent is larger than this site accepts.")
+    } else {
+        AppError::BadRequest("the form could not be read")
+    }
+}
+
 /// The page for an IMAP failure that reached a handler: a lost connection
 /// reads "unreachable", a server at its limits "busy", an answer that could
 /// not be used "the mail server answered badly"; only a command mailfront

@@ -156,7 +156,7 @@ pub async fn change_folder(
     mut signed_in: SignedIn,
     form: Result<Form<FolderForm>, FormRejection>,
 ) -> Result<Response, AppError> {
-    let Form(form) = form.map_err(|_| AppError::BadRequest("the form could not be read"))?;
+    let Form(form) = form.map_err(|rejection| super::error::unreadable_form(rejection.status()))?;
     signed_in.check_csrf(&form.csrf)?;
     if !crate::session::is_form_token(&form.form_token) {
         return Err(AppError::FormExpired);
