@@ -164,6 +164,14 @@ async fn the_folder_list_puts_inbox_and_special_folders_first_with_counts() {
         ),
         vec!["/mail/Projects%2F2024"]
     );
+
+    let parent = browser.get("/mail/Projects").await;
+    assert_eq!(parent.status, 404);
+    assert!(
+        parent.text().contains("only holds other folders"),
+        "{}",
+        parent.text()
+    );
     node.stop().await;
 }
 

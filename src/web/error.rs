@@ -59,6 +59,9 @@ pub enum AppError {
     NotFound,
     #[error("folder not found")]
     MailboxNotFound,
+    /// A folder that exists only to hold other folders (`\Noselect`).
+    #[error("folder holds only folders")]
+    FolderOfFolders,
     #[error("message gone")]
     MessageGone,
     #[error("message too large")]
@@ -307,6 +310,14 @@ impl IntoResponse for AppError {
                 "Folder not found",
                 "This folder does not exist. It may have been renamed or deleted.",
                 "Pick a folder from your inbox's folder list.",
+                inbox,
+                None,
+            ),
+            AppError::FolderOfFolders => (
+                StatusCode::NOT_FOUND,
+                "No messages here",
+                "This folder only holds other folders; it cannot hold messages itself.",
+                "Open one of the folders under it in the folder list.",
                 inbox,
                 None,
             ),

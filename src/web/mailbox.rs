@@ -121,10 +121,16 @@ pub async fn show_mailbox(
         .map(|problem| (problem_text(problem), StatusCode::BAD_REQUEST));
     let listing = match &search {
         Ok(None) => {
-            state
+            let page = state
                 .mail
                 .mailbox_page(&credentials, &raw_name, request, sort)
-                .await?
+                .await;
+            match page {
+                Err(MailError::MailboxNotFound) => {
+                    return Err(missing_folder(&state, &credentials, &raw_name).await)
+                }
+                other => other?,
+            }
         }
         Ok(Some(wanted)) => {
             let found = state
@@ -203,6 +209,26 @@ pub async fn show_mailbox(
 }
 
 /// The empty list shown beside a search that could not be run.
+/// Why a folder could not be opened: it is gone, or it is listed as one
+/// that only holds other folders.
+async fn missing_folder(
+    state: &AppState,
+    credentials: &crate::pool::Credentials,
+    raw_name: &str,
+) -> AppError {
+    let Ok(folders) = state.mail.folders(credentials).await else {
+        return AppError::MailboxNotFound;
+    };
+    let only_folders = folders
+        .iter()
+        .any(|f| f.raw_name == raw_name && !f.selectable);
+    if only_folders {
+        AppError::FolderOfFolders
+    } else {
+        AppError::MailboxNotFound
+    }
+}
+
 fn nothing_listed(raw_name: &str, sort: SortOrder) -> MailboxPage {
     MailboxPage {
         raw_name: raw_name.to_owned(),
