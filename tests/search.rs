@@ -561,7 +561,7 @@ async fn a_search_that_cannot_run_gets_a_page_saying_why() {
 
     let long = "a".repeat(17 * 1024);
     let many = "w ".repeat(17);
-    let cases: [(&[(&str, &str)], &str); 5] = [
+    let cases: [(&[(&str, &str)], &str); 6] = [
         (
             &[("q", "lunch"), ("since", "2024-13-45")],
             "“2024-13-45” is not a date",
@@ -573,6 +573,7 @@ async fn a_search_that_cannot_run_gets_a_page_saying_why() {
         ),
         (&[("q", &long)], "The search text is too long"),
         (&[("q", &many)], "The search text has 17 words"),
+        (&[("q", "\"")], "“\"” holds no word to search for"),
     ];
     for (pairs, said) in cases {
         let page = browser.get(&search_url(pairs)).await;

@@ -124,6 +124,8 @@ pub enum QueryProblem {
     TooLong { bytes: usize },
     #[error("search text has too many terms ({terms}); leave some out")]
     TooManyTerms { terms: usize },
+    #[error("search text holds no word to search for; type some")]
+    NoWords { text: String },
 }
 
 /// A checked search.
@@ -154,6 +156,11 @@ impl SearchQuery {
         let terms = split_terms(text);
         if terms.len() > MAX_TERMS {
             return Err(QueryProblem::TooManyTerms { terms: terms.len() });
+        }
+        if terms.is_empty() && !text.is_empty() {
+            return Err(QueryProblem::NoWords {
+                text: text.to_owned(),
+            });
         }
 
         let since = parse_day(input.since, DateBound::Since)?;

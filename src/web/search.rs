@@ -309,6 +309,11 @@ pub fn problem_text(problem: &QueryProblem) -> String {
             "The search text is too long ({bytes} bytes; at most {MAX_TEXT_BYTES}), so \
              nothing was searched. Search for a shorter part of it."
         ),
+        QueryProblem::NoWords { text } => format!(
+            "“{}” holds no word to search for, so nothing was searched. Type a word, \
+             or clear the search to see the whole folder.",
+            shortened(text)
+        ),
         QueryProblem::TooManyTerms { terms } => format!(
             "The search text has {terms} words; at most {MAX_TERMS} are searched for, so \
              nothing was searched. Leave some out, or put a phrase in double quotes."
