@@ -370,12 +370,21 @@ pub fn arrange(listed: &[ListedMailbox]) -> Vec<Folder> {
     folders
 }
 
+/// The levels of a folder's decoded name; a top level INBOX (any case, as
+/// IMAP treats it) reads "Inbox", as the Inbox itself does.
 fn levels_of(mailbox: &ListedMailbox) -> Vec<String> {
     let decoded = decode_mailbox_name(&mailbox.raw_name);
-    match mailbox.delimiter {
+    let mut levels: Vec<String> = match mailbox.delimiter {
         Some(delimiter) => decoded.split(delimiter).map(str::to_owned).collect(),
         None => vec![decoded],
+    };
+    if let Some(top) = levels
+        .first_mut()
+        .filter(|top| top.eq_ignore_ascii_case("INBOX"))
+    {
+        *top = FolderRole::Inbox.label().to_owned();
     }
+    levels
 }
 
 fn is_noselect(mailbox: &ListedMailbox) -> bool {
