@@ -393,10 +393,7 @@ async fn the_next_page_is_prefetched_and_served_without_a_fetch() {
 
     // The folder counts, fetched in the background too, hold a connection
     // until done; a prefetch never takes the account's last free one.
-    while metric(&browser, "mailfront_background_tasks").await > 0 {
-        assert!(std::time::Instant::now() < deadline, "background work ends");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    app::background_settled(&node.base).await;
     let second = browser.get(&next).await;
     assert_eq!(second.texts("td.subject").len(), 20);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -193,23 +193,6 @@ async fn click_until_served(browser: &Browser, path: &str) -> (Page, usize) {
     panic!("{path} stayed busy for 60 tries");
 }
 
-/// Waits (at most 10 s) until a node's background IMAP work is done.
-async fn background_settled(base: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let metrics = Browser::new(base).get("/metrics").await.text();
-        let running = metrics
-            .lines()
-            .find_map(|line| line.strip_prefix("mailfront_background_tasks "))
-            .and_then(|value| value.trim().parse::<u64>().ok());
-        if running == Some(0) {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "background work ends");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// IMAP connections `user` has open now, as `doveadm who` counts them.
 fn imap_connections(dovecot: &Dovecot, user: &str) -> usize {
     let listing = dovecot.doveadm(&["who", "-1", user]);
@@ -232,7 +215,7 @@ async fn a_session_signed_in_on_one_node_is_served_by_all_and_ended_by_any() {
     let set_up = dovecot.wait_for_logins(&user, 1, Duration::from_secs(2));
     let first = Browser::signed_in(&nodes[0].base, &user, &password).await;
     assert_folder_page(&first.get("/mail/INBOX").await, "INBOX on node 1");
-    background_settled(&nodes[0].base).await;
+    app::background_settled(&nodes[0].base).await;
 
     // Each other node logs in for its own pool (once for the page, once
     // more for the folder counts it fetches in the background), and never
@@ -242,7 +225,7 @@ async fn a_session_signed_in_on_one_node_is_served_by_all_and_ended_by_any() {
         let page = browser.get("/mail/INBOX").await;
         assert_folder_page(&page, &format!("INBOX on node {}", n + 1));
         assert_eq!(page.texts("header .user"), vec![user.clone()]);
-        background_settled(&node.base).await;
+        app::background_settled(&node.base).await;
     }
     let one_per_node = dovecot.count_logins(&user);
     assert!(
@@ -390,7 +373,7 @@ async fn a_node_killed_while_it_holds_a_session_does_not_lock_the_user_out() {
     let browser = Browser::signed_in(&first.base, "holder", "secret").await;
     assert_folder_page(&browser.get("/mail/INBOX").await, "INBOX on node 1");
     // The folder counts fetched in the background send STATUS too.
-    background_settled(&first.base).await;
+    app::background_settled(&first.base).await;
 
     // Every page view checks the mailbox with STATUS; the next one gets
     // its answer only long after node 1 is gone.

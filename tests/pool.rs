@@ -99,16 +99,6 @@ async fn metric(node: &Node, name: &str) -> i64 {
         .unwrap_or_else(|| panic!("/metrics has no {name}:\n{text}"))
 }
 
-/// Waits (at most 10 s) until the node's background IMAP work is done:
-/// after a first page the folder counts are fetched on a second connection.
-async fn background_settled(node: &Node) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while metric(node, "mailfront_background_tasks").await > 0 {
-        assert!(std::time::Instant::now() < deadline, "background work ends");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// GETs a page as a browser does: a "still working" answer (429) is
 /// checked and asked again after its Retry-After, at most 30 times. Returns
 /// the final page and how many 429s came first.
@@ -270,7 +260,7 @@ async fn a_kicked_connection_is_replaced_with_one_new_login() {
     let browser = Browser::signed_in(&node.base, &user, &password).await;
     let (first, _) = visit(&browser, &messages[0]).await;
     assert_served(&first, &messages[0]);
-    background_settled(&node).await;
+    app::background_settled(&node.base).await;
     assert_eq!(
         metric(&node, "mailfront_imap_connections_open").await,
         2,
@@ -328,7 +318,7 @@ async fn every_kicked_connection_is_replaced_not_only_the_first() {
     let (a, b) = tokio::join!(first.get(&messages[0]), second.get(&messages[1]));
     assert_served(&a, &messages[0]);
     assert_served(&b, &messages[1]);
-    background_settled(&node).await;
+    app::background_settled(&node.base).await;
     let open = metric(&node, "mailfront_imap_connections_open").await;
     assert!(
         (2..=3).contains(&open),

@@ -882,11 +882,7 @@ async fn a_search_the_server_refuses_gets_a_page_and_the_folder_stays_usable() {
     let folder = browser.get("/mail/INBOX").await;
     assert_eq!(folder.status, 200);
     assert_eq!(subjects(&folder), ["lunch"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while metric(&browser, "mailfront_background_tasks").await > 0 {
-        assert!(std::time::Instant::now() < deadline, "background work ends");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    app::background_settled(&node.base).await;
     assert_eq!(
         fake.connections(),
         2,

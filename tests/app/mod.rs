@@ -251,3 +251,22 @@ async fn read(response: reqwest::Response) -> Page {
         body,
     }
 }
+
+/// Waits (at most 10 s) until the node at `base` has no background IMAP
+/// work running (after a first page it fetches the folder counts on a
+/// second connection), as its `/metrics` page tells.
+pub async fn background_settled(base: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = Browser::new(base).get("/metrics").await.text();
+        let running = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("mailfront_background_tasks "))
+            .and_then(|value| value.trim().parse::<u64>().ok());
+        if running == Some(0) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "background work ends");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
