@@ -261,30 +261,20 @@ impl MailService {
         }))
     }
 
-    /// The messages before and after `uid` in the list's `order`, for the
-    /// message view's "Previous" and "Next"; none across a changed
-    /// UIDVALIDITY or for a message no longer in the folder.
-    pub async fn adjacent(
+    /// The messages before and after `uid` in the list of `order`, from a
+    /// state validated on `connection` in the same request.
+    pub(super) async fn neighbours_of(
         &self,
-        credentials: &Credentials,
+        connection: &mut Connection,
+        account: &str,
         raw_name: &str,
-        uidvalidity: u32,
+        state: &SharedMailbox,
         uid: u32,
         order: SortOrder,
     ) -> Result<(Option<Neighbour>, Option<Neighbour>), MailError> {
-        let account = credentials.user.as_str();
-        let mut connection = self.pool.borrow(credentials, Some(raw_name)).await?;
-        let state = self
-            .validated_state(&mut connection, account, raw_name, order)
-            .await?;
-        if lock(&state).uidvalidity != uidvalidity {
-            return Ok((None, None));
-        }
         let (list, _) = self
-            .sorted_list(&mut connection, account, raw_name, &state, order)
+            .sorted_list(connection, account, raw_name, state, order)
             .await?;
-        self.absorb_events(&mut connection, account);
-
         let Some(position) = list.iter().position(|u| *u == uid) else {
             return Ok((None, None));
         };

@@ -13,7 +13,7 @@ use mailfront_imap::FlagOp;
 
 use super::listing::row_from_summary;
 use super::sync::lock;
-use super::{retry_read_once, MailError, MailService, SortOrder};
+use super::{retry_read_once, MailError, MailService, Neighbour, SortOrder};
 use crate::metrics::bump;
 use crate::pool::Credentials;
 
@@ -27,12 +27,18 @@ pub struct OpenedMessage {
     /// When the server received the message; shown when the Date header is
     /// missing or unreadable, as the list does.
     pub internal_date: Option<DateTime<FixedOffset>>,
+    /// The messages before and after it in the list's order, when asked
+    /// for; none when they could not be worked out (the links are a
+    /// convenience, the message is shown without them).
+    pub neighbours: (Option<Neighbour>, Option<Neighbour>),
 }
 
 impl MailService {
     /// Fetches a message (from the cache when it can) and marks it \Seen
-    /// when `mark_seen` is set. Marking is idempotent, so the whole
-    /// operation may be retried once on a fresh connection.
+    /// when `mark_seen` is set; with `neighbours_in`, also finds the messages
+    /// before and after it in that order, from the same validation. Marking
+    /// is idempotent, so the whole operation may be retried once on a fresh
+    /// connection.
     pub async fn open_message(
         &self,
         credentials: &Credentials,
@@ -40,10 +46,12 @@ impl MailService {
         uidvalidity: u32,
         uid: u32,
         mark_seen: bool,
+        neighbours_in: Option<SortOrder>,
     ) -> Result<OpenedMessage, MailError> {
+        let at = (uidvalidity, uid);
         retry_read_once!(
             self,
-            self.open_message_once(credentials, raw_name, uidvalidity, uid, mark_seen)
+            self.open_message_once(credentials, raw_name, at, mark_seen, neighbours_in)
                 .await
         )
     }
@@ -52,14 +60,15 @@ impl MailService {
         &self,
         credentials: &Credentials,
         raw_name: &str,
-        uidvalidity: u32,
-        uid: u32,
+        (uidvalidity, uid): (u32, u32),
         mark_seen: bool,
+        neighbours_in: Option<SortOrder>,
     ) -> Result<OpenedMessage, MailError> {
         let account = credentials.user.as_str();
         let mut connection = self.pool.borrow(credentials, Some(raw_name)).await?;
+        let order = neighbours_in.unwrap_or_default();
         let state = self
-            .validated_state(&mut connection, account, raw_name, SortOrder::default())
+            .validated_state(&mut connection, account, raw_name, order)
             .await?;
         {
             let known = lock(&state);
@@ -125,6 +134,16 @@ impl MailService {
             self.cache
                 .update_folder_counts(account, raw_name, Some(total), unseen);
         }
+        let neighbours = match neighbours_in {
+            Some(order) => self
+                .neighbours_of(&mut connection, account, raw_name, &state, uid, order)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::debug!(%error, "neighbours of a message unknown");
+                    (None, None)
+                }),
+            None => (None, None),
+        };
         self.absorb_events(&mut connection, account);
 
         Ok(OpenedMessage {
@@ -133,6 +152,7 @@ impl MailService {
             raw,
             flags: row.flags,
             internal_date: row.internal_date,
+            neighbours,
         })
     }
 }

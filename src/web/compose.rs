@@ -153,7 +153,14 @@ pub async fn show_compose(
         };
         let opened = state
             .mail
-            .open_message(&signed_in.credentials, &raw_name, uidvalidity, uid, false)
+            .open_message(
+                &signed_in.credentials,
+                &raw_name,
+                uidvalidity,
+                uid,
+                false,
+                None,
+            )
             .await?;
         fill_from_original(
             state.settings.time_zone,

@@ -136,9 +136,17 @@ pub async fn show_message(
 ) -> Result<Response, AppError> {
     let (at, query) = (message_at(at)?, query_or_default(query));
     let credentials = signed_in.credentials.clone();
+    let sort = super::mailbox::remembered_sort(&signed_in, &at.mailbox);
     let opened = state
         .mail
-        .open_message(&credentials, &at.mailbox, at.uidvalidity, at.uid, true)
+        .open_message(
+            &credentials,
+            &at.mailbox,
+            at.uidvalidity,
+            at.uid,
+            true,
+            Some(sort),
+        )
         .await?;
     let folders = state.mail.folders(&credentials).await?;
     bump(&state.metrics.page_views);
@@ -170,16 +178,7 @@ pub async fn show_message(
     if flash.is_some() {
         signed_in.save().await?;
     }
-    let sort = super::mailbox::remembered_sort(&signed_in, &at.mailbox);
-    let adjacent = state
-        .mail
-        .adjacent(&credentials, &at.mailbox, at.uidvalidity, at.uid, sort)
-        .await;
-    // The links are a convenience: the message is shown without them.
-    let (previous, next) = adjacent.unwrap_or_else(|error| {
-        tracing::debug!(%error, "neighbours of a message unknown");
-        (None, None)
-    });
+    let (previous, next) = opened.neighbours;
     let neighbour_url = |n: crate::mail::Neighbour| {
         format!(
             "{}?page={}",
@@ -483,7 +482,7 @@ async fn peek(
     let credentials = &signed_in.credentials;
     Ok(state
         .mail
-        .open_message(credentials, mailbox, uidvalidity, uid, false)
+        .open_message(credentials, mailbox, uidvalidity, uid, false, None)
         .await?)
 }
 
