@@ -285,26 +285,32 @@ impl ImapServer {
             Some(_) => return Err(invalid()),
             None => (Transport::ImplicitTls, text),
         };
-        let rest = rest.trim_end_matches('/');
         let default_port = match transport {
             Transport::ImplicitTls => 993,
             Transport::StartTls | Transport::Plain => 143,
         };
-
-        let (host, port) = split_host_port(rest).ok_or_else(invalid)?;
-        let port = match port {
-            Some(port) => port.parse().map_err(|_| invalid())?,
-            None => default_port,
-        };
-        if host.is_empty() || host.contains(['/', '@', ' ']) {
-            return Err(invalid());
-        }
+        let (host, port) = host_and_port(rest, default_port).ok_or_else(invalid)?;
         Ok(ImapServer {
-            host: host.to_owned(),
+            host,
             port,
             transport,
         })
     }
+}
+
+/// The host and port of a server address after its scheme (`host`,
+/// `host:port`, `[v6]:port`, a trailing `/` allowed); `None` when either is
+/// unusable.
+fn host_and_port(rest: &str, default_port: u16) -> Option<(String, u16)> {
+    let (host, port) = split_host_port(rest.trim_end_matches('/'))?;
+    let port = match port {
+        Some(port) => port.parse().ok()?,
+        None => default_port,
+    };
+    if host.is_empty() || host.contains(['/', '@', ' ']) {
+        return None;
+    }
+    Some((host.to_owned(), port))
 }
 
 /// Where the SMTP submission server is and how to reach it.
@@ -328,22 +334,13 @@ impl SmtpServer {
             Some(("smtp+insecure", rest)) => (Transport::Plain, rest),
             _ => return Err(invalid()),
         };
-        let rest = rest.trim_end_matches('/');
         let default_port = match transport {
             Transport::ImplicitTls => 465,
             Transport::StartTls | Transport::Plain => 587,
         };
-
-        let (host, port) = split_host_port(rest).ok_or_else(invalid)?;
-        let port = match port {
-            Some(port) => port.parse().map_err(|_| invalid())?,
-            None => default_port,
-        };
-        if host.is_empty() || host.contains(['/', '@', ' ']) {
-            return Err(invalid());
-        }
+        let (host, port) = host_and_port(rest, default_port).ok_or_else(invalid)?;
         Ok(SmtpServer {
-            host: host.to_owned(),
+            host,
             port,
             transport,
         })
