@@ -162,11 +162,7 @@ impl Connection {
     /// Creates a mailbox; `AlreadyExists` when it exists.
     #[instrument(level = "debug", parent = &self.span, skip_all)]
     pub async fn create(&mut self, raw_name: &str) -> Result<(), ImapError> {
-        let command = Command::new("CREATE").string(raw_name.as_bytes());
-        let result = self
-            .execute(command, self.policy(Stage::Command), Some)
-            .await;
-        result.map(|_| ()).map_err(|e| mailbox_refusal(e, raw_name))
+        self.on_mailbox("CREATE", raw_name).await
     }
 
     /// Renames a mailbox; `MailboxNotFound` when `from_raw` is missing,
@@ -195,13 +191,7 @@ impl Connection {
     /// selected mailbox leaves nothing selected.
     #[instrument(level = "debug", parent = &self.span, skip_all)]
     pub async fn delete(&mut self, raw_name: &str) -> Result<(), ImapError> {
-        let command = Command::new("DELETE").string(raw_name.as_bytes());
-        let result = self
-            .execute(command, self.policy(Stage::Command), Some)
-            .await;
-        result
-            .map(|_| ())
-            .map_err(|e| mailbox_refusal(e, raw_name))?;
+        self.on_mailbox("DELETE", raw_name).await?;
         self.mailbox.forget_selection_of(raw_name);
         Ok(())
     }
@@ -228,14 +218,20 @@ impl Connection {
         Ok(listed)
     }
 
-    /// Adds a mailbox to the subscription list.
-    #[instrument(level = "debug", parent = &self.span, skip_all)]
-    pub async fn subscribe(&mut self, raw_name: &str) -> Result<(), ImapError> {
-        let command = Command::new("SUBSCRIBE").string(raw_name.as_bytes());
+    /// Sends `verb` with one mailbox name, the whole command (CREATE,
+    /// DELETE, SUBSCRIBE, UNSUBSCRIBE); a refusal names the mailbox.
+    async fn on_mailbox(&mut self, verb: &'static str, raw_name: &str) -> Result<(), ImapError> {
+        let command = Command::new(verb).string(raw_name.as_bytes());
         let result = self
             .execute(command, self.policy(Stage::Command), Some)
             .await;
         result.map(|_| ()).map_err(|e| mailbox_refusal(e, raw_name))
+    }
+
+    /// Adds a mailbox to the subscription list.
+    #[instrument(level = "debug", parent = &self.span, skip_all)]
+    pub async fn subscribe(&mut self, raw_name: &str) -> Result<(), ImapError> {
+        self.on_mailbox("SUBSCRIBE", raw_name).await
     }
 
     /// Removes a mailbox from the subscription list. Servers accept this
@@ -243,10 +239,6 @@ impl Connection {
     /// is cleaned up.
     #[instrument(level = "debug", parent = &self.span, skip_all)]
     pub async fn unsubscribe(&mut self, raw_name: &str) -> Result<(), ImapError> {
-        let command = Command::new("UNSUBSCRIBE").string(raw_name.as_bytes());
-        let result = self
-            .execute(command, self.policy(Stage::Command), Some)
-            .await;
-        result.map(|_| ()).map_err(|e| mailbox_refusal(e, raw_name))
+        self.on_mailbox("UNSUBSCRIBE", raw_name).await
     }
 }
