@@ -103,19 +103,7 @@ async fn post_compose(
         .send()
         .await
         .expect("POST answered");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let location = headers
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = response.bytes().await.expect("body read").to_vec();
-    Page {
-        status,
-        location,
-        headers,
-        body,
-    }
+    app::read(response).await
 }
 
 /// The message the sink received with this subject (as sent, encoded or

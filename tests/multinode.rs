@@ -159,19 +159,7 @@ async fn replay(url: &str, cookie: &str) -> Page {
         .send()
         .await
         .expect("the node answers");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let location = headers
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = response.bytes().await.expect("body read").to_vec();
-    Page {
-        status,
-        location,
-        headers,
-        body,
-    }
+    app::read(response).await
 }
 
 /// GETs `path` until it is served, waiting Retry-After after each "still
@@ -568,8 +556,7 @@ async fn without_persistence_a_redis_restart_asks_users_to_sign_in_again() {
     );
 }
 
-/// The answer to one sign-in through the form of `form_node`, posted to
-/// `post_node`, posing as `client` behind the trusted proxy.
+/// One sign-in through the form of `form_node`, posted to `post_node`.
 async fn attempt(
     form_node: &NodeProcess,
     post_node: &NodeProcess,
@@ -577,43 +564,7 @@ async fn attempt(
     password: &str,
     client: &str,
 ) -> (Page, Duration) {
-    let browser = Browser::new(&form_node.base);
-    let form = browser.get("/login").await;
-    let token = form.field("login_token").expect("the form has a token");
-
-    let started = Instant::now();
-    let response = browser
-        .client
-        .post(post_node.url("/login"))
-        .header("x-forwarded-for", client)
-        .form(&[
-            ("username", user),
-            ("password", password),
-            ("login_token", token.as_str()),
-            ("next", ""),
-        ])
-        .send()
-        .await
-        .expect("the sign-in is answered");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let location = headers
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = response.bytes().await.expect("body read").to_vec();
-    let page = Page {
-        status,
-        location,
-        headers,
-        body,
-    };
-    (page, started.elapsed())
-}
-
-/// Whether an attempt was refused outright by the throttle.
-fn refused(page: &Page) -> bool {
-    page.status == 429 && page.text().contains("Too many sign-in attempts.")
+    app::sign_in_attempt(&form_node.base, &post_node.base, user, password, client).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -652,7 +603,7 @@ async fn guessing_spread_over_the_nodes_is_throttled_as_on_one_node() {
     );
     let (sixth, took) = attempt(node(5), node(5), "victim", "wrong", "198.51.100.6").await;
     assert!(
-        refused(&sixth)
+        app::refused_by_throttle(&sixth)
             || (sixth.status == 401 && took >= Duration::from_secs(1) && took > slowest),
         "the sixth guess, on another node, is delayed: {} after {took:?}",
         sixth.status
@@ -664,7 +615,7 @@ async fn guessing_spread_over_the_nodes_is_throttled_as_on_one_node() {
     let mut refused_at = None;
     for n in 1..=30 {
         let (page, _) = attempt(node(n), node(n + 1), &format!("user{n}"), "wrong", attacker).await;
-        if refused(&page) {
+        if app::refused_by_throttle(&page) {
             refused_at = Some(n);
             break;
         }

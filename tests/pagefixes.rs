@@ -151,15 +151,7 @@ async fn get_from(browser: &Browser, path: &str, site: &str) -> Page {
         .send()
         .await
         .expect("GET answered");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.expect("body read").to_vec();
-    Page {
-        status,
-        location: None,
-        headers,
-        body,
-    }
+    app::read(response).await
 }
 
 fn policy(page: &Page) -> String {

@@ -15,9 +15,9 @@ mod fake_imap;
 mod support;
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use app::{settings_for, Browser, Node, Page};
+use app::{settings_for, Node, Page};
 use fake_imap::{FakeImap, Script};
 use futures_util::future::join_all;
 use mailfront::config::SettingsLayer;
@@ -41,45 +41,7 @@ async fn node_behind_proxy(mut layer: SettingsLayer) -> Node {
 /// One sign-in through the form, posing as `client`; returns the answer to
 /// the POST and how long it took.
 async fn attempt(node: &Node, user: &str, password: &str, client: &str) -> (Page, Duration) {
-    let browser = Browser::new(&node.base);
-    let form = browser.get("/login").await;
-    let token = form.field("login_token").expect("the form has a token");
-
-    let started = Instant::now();
-    let response = browser
-        .client
-        .post(node.url("/login"))
-        .header("x-forwarded-for", client)
-        .form(&[
-            ("username", user),
-            ("password", password),
-            ("login_token", token.as_str()),
-            ("next", ""),
-        ])
-        .send()
-        .await
-        .expect("the sign-in is answered");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.expect("body read").to_vec();
-    let took = started.elapsed();
-
-    let location = headers
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let page = Page {
-        status,
-        location,
-        headers,
-        body,
-    };
-    (page, took)
-}
-
-/// Whether an attempt was refused outright by the throttle.
-fn refused(page: &Page) -> bool {
-    page.status == 429 && page.text().contains("Too many sign-in attempts.")
+    app::sign_in_attempt(&node.base, &node.base, user, password, client).await
 }
 
 /// (delayed, refused) as counted by the node's throttle.
@@ -116,7 +78,7 @@ async fn the_sixth_wrong_password_is_delayed_and_another_account_elsewhere_is_no
     assert_eq!(throttle_counts(&node), (0, 0));
 
     let (sixth, took) = attempt(&node, "victim", "guess-6", ATTACKER).await;
-    if !refused(&sixth) {
+    if !app::refused_by_throttle(&sixth) {
         assert_eq!(sixth.status, 401, "{}", sixth.text());
         assert!(
             took >= FIRST_DELAY && took > slowest,
@@ -125,7 +87,7 @@ async fn the_sixth_wrong_password_is_delayed_and_another_account_elsewhere_is_no
         assert_eq!(throttle_counts(&node), (1, 0));
     }
     let (seventh, took) = attempt(&node, "victim", "guess-7", ATTACKER).await;
-    if !refused(&seventh) {
+    if !app::refused_by_throttle(&seventh) {
         assert_eq!(seventh.status, 401, "{}", seventh.text());
         assert!(took >= 2 * FIRST_DELAY, "the delay doubles: {took:?}");
     }

@@ -236,7 +236,8 @@ impl Browser {
     }
 }
 
-async fn read(response: reqwest::Response) -> Page {
+/// A page from any response: status, Location, headers and body.
+pub async fn read(response: reqwest::Response) -> Page {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let location = headers
@@ -269,4 +270,42 @@ pub async fn background_settled(base: &str) {
         assert!(std::time::Instant::now() < deadline, "background work ends");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// One sign-in through the form of the node at `form_base`, posted to the
+/// node at `post_base` (the same one, or another sharing its sessions),
+/// posing as `client` in `X-Forwarded-For`; returns the answer to the POST
+/// and how long it took.
+pub async fn sign_in_attempt(
+    form_base: &str,
+    post_base: &str,
+    user: &str,
+    password: &str,
+    client: &str,
+) -> (Page, Duration) {
+    let browser = Browser::new(form_base);
+    let form = browser.get("/login").await;
+    let token = form.field("login_token").expect("the form has a token");
+
+    let started = std::time::Instant::now();
+    let response = browser
+        .client
+        .post(format!("{post_base}/login"))
+        .header("x-forwarded-for", client)
+        .form(&[
+            ("username", user),
+            ("password", password),
+            ("login_token", token.as_str()),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .expect("the sign-in is answered");
+    let page = read(response).await;
+    (page, started.elapsed())
+}
+
+/// Whether a sign-in attempt was refused outright by the login throttle.
+pub fn refused_by_throttle(page: &Page) -> bool {
+    page.status == 429 && page.text().contains("Too many sign-in attempts.")
 }
