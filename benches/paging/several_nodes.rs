@@ -32,12 +32,10 @@ use crate::demo::Account;
 use crate::stats::{fixed, ms, rate};
 use crate::support::{scratch_dir, Dovecot, Redis};
 use crate::table::Table;
+use crate::throughput::walk_all;
 
 /// The untimed walk before the clock starts, as a share of the timed one.
 const WARM_UP_SHARE: f64 = 0.25;
-
-/// The most page views one session makes in one run.
-const MAX_VIEWS_PER_SESSION: u64 = 200_000;
 
 /// Where a configuration keeps its sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,34 +255,6 @@ async fn read_counters(bases: &[String]) -> Result<Counters, String> {
         };
     }
     Ok(total)
-}
-
-/// All sessions walk at once for `how_long`; returns them with what they did.
-async fn walk_all(
-    sessions: Vec<Session>,
-    how_long: Duration,
-) -> Result<(Vec<Session>, Walked), String> {
-    let deadline = Instant::now() + how_long;
-    let tasks: Vec<_> = sessions
-        .into_iter()
-        .map(|mut session| {
-            tokio::spawn(async move {
-                let walked = session.walk_until(deadline, MAX_VIEWS_PER_SESSION).await;
-                (session, walked)
-            })
-        })
-        .collect();
-
-    let mut sessions = Vec::with_capacity(tasks.len());
-    let mut walked = Walked::default();
-    for task in tasks {
-        let (session, done) = task
-            .await
-            .map_err(|e| format!("a session task failed; {e}"))?;
-        sessions.push(session);
-        walked.merge(done);
-    }
-    Ok((sessions, walked))
 }
 
 /// CPU counters of the machine and of some processes at one moment.

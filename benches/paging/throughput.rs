@@ -120,7 +120,7 @@ async fn run(
 }
 
 /// All sessions walk at once for `how_long`; returns them with what they did.
-async fn walk_all(
+pub async fn walk_all(
     sessions: Vec<Session>,
     how_long: Duration,
 ) -> Result<(Vec<Session>, Walked), String> {
