@@ -409,3 +409,84 @@ async fn the_next_page_is_prefetched_and_served_without_a_fetch() {
     );
     node.stop().await;
 }
+
+#[tokio::test]
+async fn an_unchanged_mailbox_is_checked_with_one_noop_and_news_still_shows() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("noopcheck");
+    let mut phone = dovecot.client(&user, &password);
+    fill(&mut phone, "INBOX", 45);
+    let data = app::scratch_dir("noopcheck");
+    let node = Node::start(settings_for(dovecot, &data)).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+    let status = r#"mailfront_imap_commands_total{kind="status"}"#;
+    let noop = r#"mailfront_imap_commands_total{kind="noop"}"#;
+
+    // Every connection that has INBOX selected gets validated once with
+    // STATUS; from then on the cache follows its news.
+    for _ in 0..3 {
+        assert_eq!(browser.get("/mail/INBOX").await.status, 200);
+        app::background_settled(&node.base).await;
+    }
+    let (status_before, noop_before) =
+        (metric(&browser, status).await, metric(&browser, noop).await);
+    for _ in 0..3 {
+        assert_eq!(browser.get("/mail/INBOX").await.status, 200);
+    }
+    assert_eq!(metric(&browser, status).await, status_before, "no STATUS");
+    assert_eq!(
+        metric(&browser, noop).await,
+        noop_before + 3,
+        "one NOOP a view"
+    );
+
+    let first = browser.get("/mail/INBOX").await.texts("td.subject")[0].clone();
+    let uid = uid_of(&mut phone, &first);
+    phone.store(uid, "+FLAGS (\\Flagged)");
+    let page = browser.get("/mail/INBOX").await;
+    assert!(page.texts("tr.flagged td.subject").contains(&first));
+    phone.append("INBOX", "()", None, &message(99, "late arrival"));
+    let page = browser.get("/mail/INBOX").await;
+    assert_eq!(page.texts("td.subject")[0], "late arrival");
+    phone.logout();
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn a_folder_renamed_or_recreated_while_selected_is_noticed() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("selrename");
+    let mut phone = dovecot.client(&user, &password);
+    phone.create("Old");
+    phone.create("Box");
+    fill(&mut phone, "Old", 2);
+    fill(&mut phone, "Box", 2);
+    let data = app::scratch_dir("selrename");
+    let node = Node::start(settings_for(dovecot, &data)).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+
+    // Shown twice, so that the second view is validated by NOOP alone.
+    for folder in ["/mail/Old", "/mail/Box"] {
+        for _ in 0..2 {
+            assert_eq!(browser.get(folder).await.status, 200, "{folder}");
+            app::background_settled(&node.base).await;
+        }
+    }
+    phone.rename_mailbox("Old", "New");
+    let page = browser.get("/mail/Old").await;
+    assert_eq!(page.status, 404);
+    assert!(page.text().contains("This folder does not exist"));
+
+    phone.delete_mailbox("Box");
+    phone.create("Box");
+    phone.append("Box", "()", None, &message(5, "reborn"));
+    let page = browser.get("/mail/Box").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.texts("td.subject"), vec!["reborn"]);
+    phone.logout();
+    node.stop().await;
+}

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use mailfront_imap::{MailboxEvent, MailboxStatus};
+use mailfront_imap::{MailboxEvent, MailboxStatus, NewsMark};
 
 use super::{Markers, SearchResults, SortKeyTable};
 use crate::mail::{MessageRow, SortField, SortOrder};
@@ -41,7 +41,14 @@ pub struct MailboxState {
     pub sort_keys: Option<SortKeyTable>,
     /// Matches of recent searches, each valid for the markers it names.
     pub searches: SearchResults,
+    /// Connections whose news this state has taken in completely, each at
+    /// the mark it had then; see [`MailboxState::has_heard`].
+    heard: Vec<NewsMark>,
 }
+
+/// The most connections a state follows the news of; more than a user's
+/// pool holds, so that only marks of closed connections fall out.
+const MAX_HEARD: usize = 16;
 
 /// What applying the server's news requires next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +76,36 @@ impl MailboxState {
             rows: HashMap::new(),
             sort_keys: None,
             searches: SearchResults::default(),
+            heard: Vec::new(),
         }
+    }
+
+    /// Notes that this state now reflects the mailbox as the connection at
+    /// `mark` sees it: validated against the server (or loaded) on it, with
+    /// its news taken up to the mark.
+    pub fn note_heard(&mut self, mark: NewsMark) {
+        self.heard.retain(|m| m.selection != mark.selection);
+        if self.heard.len() >= MAX_HEARD {
+            self.heard.remove(0);
+        }
+        self.heard.push(mark);
+    }
+
+    /// Moves a followed connection's mark on after the events it took from
+    /// `before` to `after` were applied here. A connection not followed at
+    /// `before` stays unfollowed: news it gave elsewhere is missing here.
+    pub fn advance_heard(&mut self, before: NewsMark, after: NewsMark) {
+        if let Some(mark) = self.heard.iter_mut().find(|m| **m == before) {
+            *mark = after;
+        }
+    }
+
+    /// True when this state has taken in everything the connection at
+    /// `mark` was told. Such a connection that has the mailbox selected
+    /// and hears nothing new on NOOP proves the state current, since a
+    /// server reports every change to a selected mailbox on NOOP.
+    pub fn has_heard(&self, mark: NewsMark) -> bool {
+        self.heard.contains(&mark)
     }
 
     /// The markers a search result found now would be kept under.
@@ -344,6 +380,42 @@ mod tests {
             .sorted
             .insert(SortOrder::default(), Arc::new(newest_first));
         state
+    }
+
+    fn mark(selection: u64, taken: u64) -> NewsMark {
+        NewsMark { selection, taken }
+    }
+
+    #[test]
+    fn a_connection_is_followed_only_while_all_its_news_lands_here() {
+        let mut state = state_with(&[1, 2]);
+        assert!(!state.has_heard(mark(1, 0)), "a new state follows nobody");
+
+        state.note_heard(mark(1, 0));
+        state.advance_heard(mark(1, 0), mark(1, 3));
+        assert!(state.has_heard(mark(1, 3)));
+        assert!(!state.has_heard(mark(1, 0)));
+
+        // News taken from 3 to 5 went elsewhere: 5 to 6 cannot follow on.
+        state.advance_heard(mark(1, 5), mark(1, 6));
+        assert!(!state.has_heard(mark(1, 6)));
+        assert!(state.has_heard(mark(1, 3)));
+
+        // Noting a selection again replaces its older mark.
+        state.note_heard(mark(1, 9));
+        assert!(state.has_heard(mark(1, 9)));
+        assert!(!state.has_heard(mark(1, 3)));
+    }
+
+    #[test]
+    fn only_the_latest_connections_are_followed() {
+        let mut state = state_with(&[1]);
+        for selection in 0..(MAX_HEARD as u64 + 2) {
+            state.note_heard(mark(selection, 0));
+        }
+        assert!(!state.has_heard(mark(0, 0)));
+        assert!(!state.has_heard(mark(1, 0)));
+        assert!(state.has_heard(mark(MAX_HEARD as u64 + 1, 0)));
     }
 
     #[test]

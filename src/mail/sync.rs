@@ -1,16 +1,22 @@
 //! Keeping a cached mailbox state true before it is served.
 //!
 //! Every use of a cached state starts with the cheapest check the server
-//! allows: one STATUS (MESSAGES UNSEEN UIDNEXT UIDVALIDITY, HIGHESTMODSEQ
-//! with CONDSTORE), preceded by a NOOP on a connection that has the mailbox
-//! selected, so that the server syncs that connection's view and delivers
-//! its pending untagged news. News by UID (VANISHED, FETCH
-//! with UID, as QRESYNC servers send it) is applied piecemeal; new messages
-//! are looked up from the last known UIDNEXT and merged; anything else
-//! (news by sequence number, flag changes the cache cannot name, a count
-//! that does not add up) refetches the UID list; a new UIDVALIDITY drops the
-//! mailbox's cache. Every connection's news is drained into the cache before
-//! the connection selects another mailbox or goes back to the pool.
+//! allows. On a connection that has the mailbox selected that is one NOOP:
+//! the server syncs the connection's view and reports every change since
+//! its last command as untagged news. When there is none, and the state has
+//! taken in all the news this connection was ever given (its
+//! [`NewsMark`](mailfront_imap::NewsMark) is one the state has heard), the
+//! state is current and nothing more is asked. Otherwise one STATUS
+//! (MESSAGES UNSEEN UIDNEXT UIDVALIDITY, HIGHESTMODSEQ with CONDSTORE)
+//! follows and is compared with the state.
+//!
+//! News by UID (VANISHED, FETCH with UID, as QRESYNC servers send it) is
+//! applied piecemeal; new messages are looked up from the last known UIDNEXT
+//! and merged; anything else (news by sequence number, flag changes the
+//! cache cannot name, a count that does not add up) refetches the UID list;
+//! a new UIDVALIDITY drops the mailbox's cache. Every connection's news is
+//! drained into the cache before the connection selects another mailbox or
+//! goes back to the pool.
 //!
 //! A server with SORT sorts each order once. On a server without it, the
 //! sort keys of every message are fetched once when the mailbox is loaded,
@@ -63,7 +69,13 @@ impl MailService {
             // from the connection's older view.
             bump(&self.metrics.commands.noop);
             connection.noop().await?;
+            let mark = connection.news_mark();
             events = connection.take_events();
+            let heard_all = mark.is_some_and(|mark| lock(&state).has_heard(mark));
+            if events.is_empty() && heard_all {
+                tracing::debug!(mailbox = raw_name, "cache validated by NOOP");
+                return Ok(state);
+            }
         } else {
             self.absorb_events(connection, account);
         }
@@ -133,6 +145,7 @@ impl MailService {
             self.resync(connection, account, raw_name, &state, &status)
                 .await?;
         }
+        follow_news_of(connection, raw_name, &state);
         tracing::debug!(mailbox = raw_name, ?freshness, "cache validated");
         self.cache
             .update_folder_counts(account, raw_name, status.messages, status.unseen);
@@ -187,6 +200,7 @@ impl MailService {
         let total = u32::try_from(state.uids.len()).ok();
         let unseen = state.unseen;
         let shared = Arc::new(Mutex::new(state));
+        follow_news_of(connection, raw_name, &shared);
         self.cache.store_mailbox(account, raw_name, shared.clone());
         self.cache
             .update_folder_counts(account, raw_name, total, unseen);
@@ -478,6 +492,7 @@ impl MailService {
         let Some(raw_name) = connection.selected().map(|s| s.raw_name.clone()) else {
             return;
         };
+        let before = connection.news_mark();
         let events = connection.take_events();
         if events.is_empty() {
             return;
@@ -485,9 +500,15 @@ impl MailService {
         let Some(state) = self.cache.mailbox(account, &raw_name) else {
             return;
         };
-        let freshness = lock(&state).apply_events(&events);
+        let mut known = lock(&state);
+        let freshness = known.apply_events(&events);
         if freshness != Freshness::Current {
+            drop(known);
             self.cache.forget_mailbox(account, &raw_name);
+            return;
+        }
+        if let (Some(before), Some(after)) = (before, connection.news_mark()) {
+            known.advance_heard(before, after);
         }
     }
 
@@ -536,6 +557,19 @@ pub(crate) fn lock(state: &SharedMailbox) -> std::sync::MutexGuard<'_, MailboxSt
     state
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Notes that `state`, just loaded or validated on `connection`, has taken
+/// in the news of the connection's selection of the mailbox, if it has one.
+/// News the connection received but was not yet taken will be applied when
+/// it is; applying news already reflected changes nothing.
+fn follow_news_of(connection: &Connection, raw_name: &str, state: &SharedMailbox) {
+    let selected_here = connection
+        .selected()
+        .is_some_and(|s| s.raw_name == raw_name);
+    if let Some(mark) = connection.news_mark().filter(|_| selected_here) {
+        lock(state).note_heard(mark);
+    }
 }
 
 /// Adds fetched sort keys to the state's table, for messages it still holds.

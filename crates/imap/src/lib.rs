@@ -48,8 +48,8 @@ pub use mutf7::{decode_mailbox_name, encode_mailbox_name, try_decode_mailbox_nam
 pub use secret::Secret;
 pub use types::{
     Address, BodyPart, BodyStructure, Capabilities, Disposition, Envelope, FlagOp, ListedMailbox,
-    MailboxEvent, MailboxStatus, MessageSummary, Multipart, SearchCriteria, SelectedMailbox,
-    SortField, SortKey, SortKeys,
+    MailboxEvent, MailboxStatus, MessageSummary, Multipart, NewsMark, SearchCriteria,
+    SelectedMailbox, SortField, SortKey, SortKeys,
 };
 pub use wire::frame::Limits;
 

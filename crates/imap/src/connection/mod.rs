@@ -31,7 +31,7 @@ pub use transport::tls_client_config;
 
 use crate::command::{Command, Part, LITERAL_MINUS_MAX};
 use crate::error::{ImapError, RefusalKind, Stage};
-use crate::types::{Capabilities, MailboxEvent, SelectedMailbox};
+use crate::types::{Capabilities, MailboxEvent, NewsMark, SelectedMailbox};
 use crate::wire::frame::{FrameBudget, FrameError, FrameReader, Limits};
 use crate::wire::response::{parse_response, Code, Response, StatusKind, Untagged};
 use state::MailboxState;
@@ -237,6 +237,12 @@ impl Connection {
     /// The untagged news gathered since the last call, oldest first.
     pub fn take_events(&mut self) -> Vec<MailboxEvent> {
         self.mailbox.take_events()
+    }
+
+    /// How far the selected mailbox's news has been taken; see
+    /// [`NewsMark`]. `None` when nothing is selected.
+    pub fn news_mark(&self) -> Option<NewsMark> {
+        self.mailbox.news_mark()
     }
 
     /// False after BYE, EOF, a timeout, an I/O error, a lost response, or a

@@ -10,13 +10,17 @@
 //! [`MailboxEvent::EventsDropped`].
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::types::{MailboxEvent, SelectedMailbox};
+use crate::types::{MailboxEvent, NewsMark, SelectedMailbox};
 use crate::wire::fetch::FetchData;
 use crate::wire::response::{Code, StatusKind, Untagged};
 
 /// The most events kept between two calls of `take_events`.
 pub(crate) const MAX_EVENTS: usize = 10_000;
+
+/// The number of the last selection made in this process.
+static LAST_SELECTION: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Default)]
 pub(crate) struct MailboxState {
@@ -25,6 +29,10 @@ pub(crate) struct MailboxState {
     /// UID validity last seen per mailbox on this connection.
     validity_seen: HashMap<String, u32>,
     events: Vec<MailboxEvent>,
+    /// The number of the current selection, see [`NewsMark`].
+    selection: u64,
+    /// Events taken since the current selection was made.
+    taken: u64,
 }
 
 impl MailboxState {
@@ -53,7 +61,18 @@ impl MailboxState {
     }
 
     pub fn take_events(&mut self) -> Vec<MailboxEvent> {
-        std::mem::take(&mut self.events)
+        let events = std::mem::take(&mut self.events);
+        self.taken += events.len() as u64;
+        events
+    }
+
+    /// Where the caller stands in the selected mailbox's news; `None` when
+    /// nothing is selected.
+    pub fn news_mark(&self) -> Option<NewsMark> {
+        self.selected.as_ref().map(|_| NewsMark {
+            selection: self.selection,
+            taken: self.taken,
+        })
     }
 
     /// Applies a response code from any status response.
@@ -182,6 +201,8 @@ impl MailboxState {
             });
         }
         self.selected = Some(mailbox.clone());
+        self.selection = LAST_SELECTION.fetch_add(1, Ordering::Relaxed) + 1;
+        self.taken = 0;
         Some(mailbox)
     }
 
@@ -242,6 +263,33 @@ mod tests {
         assert_eq!(state.selected().unwrap().exists, 2);
         assert_eq!(state.take_events().len(), 4);
         assert!(state.take_events().is_empty());
+    }
+
+    #[test]
+    fn the_news_mark_moves_with_taken_events_and_each_selection() {
+        let mut state = selected(4);
+        let first = state.news_mark().expect("a mailbox is selected");
+
+        assert!(state.take_events().is_empty());
+        assert_eq!(state.news_mark(), Some(first));
+
+        state.observe(&Untagged::Exists(5));
+        assert_eq!(state.news_mark(), Some(first), "untaken news moves nothing");
+        state.take_events();
+        let after = state.news_mark().expect("still selected");
+        assert_eq!(after.selection, first.selection);
+        assert_eq!(after.taken, first.taken + 1);
+
+        state.begin_select("INBOX", false);
+        assert_eq!(
+            state.news_mark(),
+            None,
+            "nothing is selected while selecting"
+        );
+        state.finish_select();
+        let again = state.news_mark().expect("selected again");
+        assert_ne!(again.selection, first.selection);
+        assert_eq!(again.taken, 0);
     }
 
     #[test]

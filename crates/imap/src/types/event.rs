@@ -42,3 +42,19 @@ pub enum MailboxEvent {
     /// revalidate.
     EventsDropped,
 }
+
+/// How far a caller has taken the news of a connection's selected mailbox:
+/// which selection it is (no two SELECTs in one process share a number) and
+/// how many events have been taken from it so far.
+///
+/// Two equal marks mean no event was taken in between. A cache that applied
+/// every event taken after it noted a mark, and finds the connection still at
+/// that mark with an empty queue after NOOP, missed nothing the server told
+/// this connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NewsMark {
+    /// The selection, numbered when its SELECT completed.
+    pub selection: u64,
+    /// Events taken from this selection.
+    pub taken: u64,
+}

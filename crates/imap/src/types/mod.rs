@@ -15,7 +15,7 @@ mod summary;
 pub use body::{BodyPart, BodyStructure, Disposition, Multipart};
 pub use capabilities::Capabilities;
 pub use envelope::{Address, Envelope};
-pub use event::MailboxEvent;
+pub use event::{MailboxEvent, NewsMark};
 pub use mailbox::{ListedMailbox, MailboxStatus, SelectedMailbox};
 pub use search::{FlagOp, SearchCriteria, SortField, SortKey};
 pub use sort_keys::SortKeys;
