@@ -63,6 +63,12 @@ async fn pages_of_twenty_show_the_newest_arrival_first() {
     assert_eq!(subjects, expected);
     assert!(first.text().contains("Page 1 of 3"));
     assert!(first.text().contains("45 messages"));
+    let timing = first.headers["server-timing"].to_str().unwrap();
+    let worked_ms: f64 = timing
+        .strip_prefix("app;dur=")
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("Server-Timing {timing:?}"));
+    assert!(worked_ms > 0.0, "the node's own time: {timing}");
     assert_eq!(
         first.attrs("a[rel=next]", "href"),
         vec!["/mail/INBOX?page=2&sort=arrival-desc&after=26"]
