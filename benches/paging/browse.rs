@@ -86,7 +86,10 @@ pub enum ViewKind {
 /// One timed request.
 pub struct View {
     pub kind: ViewKind,
+    /// From sending the request to the last byte of the answer.
     pub elapsed: Duration,
+    /// The node's own working time, from its Server-Timing header.
+    pub server: Option<Duration>,
     pub outcome: Result<(), String>,
 }
 
@@ -241,10 +244,11 @@ impl Session {
     /// Shows the folder page at `path`.
     pub async fn folder_page(&mut self, path: &str) -> View {
         let started = Instant::now();
-        let result = fetch(&self.browser, path).await;
+        let result = fetch_timed(&self.browser, path).await;
         let elapsed = started.elapsed();
+        let server = result.as_ref().ok().and_then(|answer| answer.server);
 
-        let outcome = result.and_then(|(status, body)| match status {
+        let outcome = result.and_then(|Answer { status, body, .. }| match status {
             200 => {
                 self.current = path.to_owned();
                 self.read_folder_page(&body)
@@ -254,6 +258,7 @@ impl Session {
         View {
             kind: ViewKind::FolderPage,
             elapsed,
+            server,
             outcome,
         }
     }
@@ -261,16 +266,18 @@ impl Session {
     /// Opens the message at `link` (a path from a folder page).
     pub async fn open(&mut self, link: &str) -> View {
         let started = Instant::now();
-        let result = fetch(&self.browser, link).await;
+        let result = fetch_timed(&self.browser, link).await;
         let elapsed = started.elapsed();
+        let server = result.as_ref().ok().and_then(|answer| answer.server);
 
-        let outcome = result.and_then(|(status, _)| match status {
+        let outcome = result.and_then(|Answer { status, .. }| match status {
             200 => Ok(()),
             other => Err(format!("GET {link} answered {other}")),
         });
         View {
             kind: ViewKind::Message,
             elapsed,
+            server,
             outcome,
         }
     }
@@ -334,6 +341,19 @@ fn record(walked: &mut Walked, view: View) {
 
 /// GETs `path` and reads the whole body.
 async fn fetch(browser: &Browser, path: &str) -> Result<(u16, String), String> {
+    let answer = fetch_timed(browser, path).await?;
+    Ok((answer.status, answer.body))
+}
+
+/// A page as the bench reads it.
+struct Answer {
+    status: u16,
+    body: String,
+    /// The node's own working time, from its Server-Timing header.
+    server: Option<Duration>,
+}
+
+async fn fetch_timed(browser: &Browser, path: &str) -> Result<Answer, String> {
     let url = format!("{}{path}", browser.base);
     let response = browser
         .client
@@ -342,11 +362,23 @@ async fn fetch(browser: &Browser, path: &str) -> Result<(u16, String), String> {
         .await
         .map_err(|e| format!("GET {path} failed; {e}"))?;
     let status = response.status().as_u16();
+    let server = server_timing(&response);
     let body = response
         .text()
         .await
         .map_err(|e| format!("reading {path} failed; {e}"))?;
-    Ok((status, body))
+    Ok(Answer {
+        status,
+        body,
+        server,
+    })
+}
+
+/// The `app;dur=<ms>` of a Server-Timing header.
+fn server_timing(response: &reqwest::Response) -> Option<Duration> {
+    let value = response.headers().get("server-timing")?.to_str().ok()?;
+    let ms: f64 = value.strip_prefix("app;dur=")?.parse().ok()?;
+    Some(Duration::from_secs_f64(ms / 1000.0))
 }
 
 /// GETs `path`; returns the redirect target when it redirects, else the
