@@ -49,6 +49,9 @@ pub struct SignInTimes {
     pub sign_in: Duration,
     /// From the redirect after sign-in to the first folder page, every hop.
     pub first_page: Duration,
+    /// The node's own working time for the first folder page (its last
+    /// hop), from its Server-Timing header.
+    pub first_page_server: Option<Duration>,
 }
 
 /// The timings of a stretch of page views.
@@ -132,11 +135,13 @@ impl Session {
         let started = Instant::now();
         let mut body = String::new();
         let mut current = String::new();
+        let mut first_page_server = None;
         for _ in 0..5 {
             let Some(path) = location.take() else { break };
-            let (response, text) = fetch_raw(&browser, &path).await?;
-            location = response;
-            body = text;
+            let hop = fetch_raw(&browser, &path).await?;
+            location = hop.location;
+            body = hop.body;
+            first_page_server = hop.server;
             current = path;
         }
         let first_page = started.elapsed();
@@ -157,6 +162,7 @@ impl Session {
             SignInTimes {
                 sign_in,
                 first_page,
+                first_page_server,
             },
         ))
     }
@@ -381,9 +387,18 @@ fn server_timing(response: &reqwest::Response) -> Option<Duration> {
     Some(Duration::from_secs_f64(ms / 1000.0))
 }
 
-/// GETs `path`; returns the redirect target when it redirects, else the
-/// body of a 200.
-async fn fetch_raw(browser: &Browser, path: &str) -> Result<(Option<String>, String), String> {
+/// One hop of following redirects.
+struct Hop {
+    /// Where the answer redirects to, if it does.
+    location: Option<String>,
+    body: String,
+    /// The node's own working time, from its Server-Timing header.
+    server: Option<Duration>,
+}
+
+/// GETs `path`; gives the redirect target when it redirects, else the body
+/// of a 200.
+async fn fetch_raw(browser: &Browser, path: &str) -> Result<Hop, String> {
     let url = format!("{}{path}", browser.base);
     let response = browser
         .client
@@ -393,13 +408,22 @@ async fn fetch_raw(browser: &Browser, path: &str) -> Result<(Option<String>, Str
         .map_err(|e| format!("GET {path} failed; {e}"))?;
     let status = response.status().as_u16();
     let next = location(&response);
+    let server = server_timing(&response);
     let body = response
         .text()
         .await
         .map_err(|e| format!("reading {path} failed; {e}"))?;
     match (status, next) {
-        (301..=308, Some(next)) => Ok((Some(next), body)),
-        (200, _) => Ok((None, body)),
+        (301..=308, Some(next)) => Ok(Hop {
+            location: Some(next),
+            body,
+            server,
+        }),
+        (200, _) => Ok(Hop {
+            location: None,
+            body,
+            server,
+        }),
         (other, _) => Err(format!("GET {path} answered {other}")),
     }
 }
