@@ -37,6 +37,9 @@ pub struct Metrics {
     pub cache_validity_checks: AtomicU64,
     /// Background IMAP work running now (prefetches, folder counts).
     pub background_tasks: Arc<AtomicI64>,
+    /// Approximate bytes the IMAP cache holds, by its own weighing; set by
+    /// whoever renders the metrics.
+    pub cache_bytes: AtomicU64,
 }
 
 /// Counts one background task as running until dropped.
@@ -103,20 +106,24 @@ impl Metrics {
             "LOGINs refused because the account had too many connections.",
             get(&self.imap_login_limit_refusals),
         );
-        let _ = writeln!(
-            out,
-            "# HELP mailfront_imap_connections_open IMAP connections open now."
+        gauge(
+            &mut out,
+            "mailfront_imap_connections_open",
+            "IMAP connections open now.",
+            self.imap_connections_open.load(Ordering::Relaxed),
         );
-        let _ = writeln!(out, "# TYPE mailfront_imap_connections_open gauge");
-        let open = self.imap_connections_open.load(Ordering::Relaxed);
-        let _ = writeln!(out, "mailfront_imap_connections_open {open}");
-        let _ = writeln!(
-            out,
-            "# HELP mailfront_background_tasks Background IMAP work running now."
+        gauge(
+            &mut out,
+            "mailfront_background_tasks",
+            "Background IMAP work running now.",
+            self.background_tasks.load(Ordering::Relaxed),
         );
-        let _ = writeln!(out, "# TYPE mailfront_background_tasks gauge");
-        let running = self.background_tasks.load(Ordering::Relaxed);
-        let _ = writeln!(out, "mailfront_background_tasks {running}");
+        gauge(
+            &mut out,
+            "mailfront_cache_bytes",
+            "Approximate bytes held by the cache of IMAP results.",
+            get(&self.cache_bytes),
+        );
         counter(
             &mut out,
             "mailfront_pool_borrow_waits_total",
@@ -185,6 +192,12 @@ impl Metrics {
 fn counter(out: &mut String, name: &str, help: &str, value: u64) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} counter");
+    let _ = writeln!(out, "{name} {value}");
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
     let _ = writeln!(out, "{name} {value}");
 }
 

@@ -441,6 +441,8 @@ async fn an_unchanged_mailbox_is_checked_with_one_noop_and_news_still_shows() {
         noop_before + 3,
         "one NOOP a view"
     );
+    let cached = metric(&browser, "mailfront_cache_bytes").await;
+    assert!(cached > 45 * 4, "the cache weighs what it holds: {cached}");
 
     let first = browser.get("/mail/INBOX").await.texts("td.subject")[0].clone();
     let uid = uid_of(&mut phone, &first);

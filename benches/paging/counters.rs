@@ -24,6 +24,8 @@ pub struct Counters {
     /// `mailfront_imap_connections_open`, a gauge: the value at the end
     /// when taken from [`Counters::since`].
     pub connections_open: u64,
+    /// `mailfront_cache_bytes`, a gauge like the one above.
+    pub cache_bytes: u64,
 }
 
 impl Counters {
@@ -61,6 +63,7 @@ impl Counters {
                 }
                 "mailfront_pool_reconnects_total" => counters.reconnects = value,
                 "mailfront_imap_connections_open" => counters.connections_open = value,
+                "mailfront_cache_bytes" => counters.cache_bytes = value,
                 _ if name.starts_with("mailfront_imap_commands_total{") => {
                     counters.commands += value;
                 }
@@ -83,6 +86,7 @@ impl Counters {
             },
             reconnects: self.reconnects.saturating_sub(earlier.reconnects),
             connections_open: self.connections_open,
+            cache_bytes: self.cache_bytes,
         }
     }
 }

@@ -20,6 +20,7 @@ mod browse;
 mod counters;
 mod demo;
 mod first_view;
+mod heap;
 mod lock_cost;
 mod nodes;
 mod options;
@@ -32,6 +33,9 @@ mod table;
 mod throughput;
 
 use std::process::{Command, ExitCode};
+
+#[global_allocator]
+static HEAP: heap::Counting = heap::Counting;
 
 use demo::{Account, MailSource};
 use options::{Options, Request, Section, USAGE};

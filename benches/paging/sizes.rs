@@ -22,9 +22,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::app;
 use crate::browse::Session;
 use crate::counters::Counters;
 use crate::demo::{self, Account, MailSource};
+use crate::heap;
 use crate::nodes::{self, Mode};
 use crate::stats::{fixed, ms, rate, Samples};
 use crate::support::{Dovecot, ImapTestClient};
@@ -65,6 +67,30 @@ pub struct WarmStep {
     pub errors: u64,
 }
 
+/// What the node kept after showing the mailbox's first page in one more
+/// sort order: the sorted UID list, plus the rows of that page and of the
+/// next one (prefetched).
+pub struct OrderCost {
+    pub order: &'static str,
+    /// Growth of the cache's own weighing (`mailfront_cache_bytes`).
+    pub weighed: i64,
+    /// Growth of the bench process's live heap, where the node runs.
+    pub heap: i64,
+}
+
+/// The sort orders shown after the default one, newest arrival first.
+const OTHER_ORDERS: [&str; 9] = [
+    "arrival-asc",
+    "date-desc",
+    "date-asc",
+    "from-asc",
+    "from-desc",
+    "subject-asc",
+    "subject-desc",
+    "size-desc",
+    "size-asc",
+];
+
 /// What one mailbox costs through mailfront.
 #[derive(Default)]
 pub struct Through {
@@ -77,6 +103,10 @@ pub struct Through {
     pub prev: WarmStep,
     pub message: WarmStep,
     pub back: WarmStep,
+    /// One entry per order of [`OTHER_ORDERS`].
+    pub orders: Vec<OrderCost>,
+    /// The cache's weighing once every order was shown.
+    pub cache_bytes: u64,
 }
 
 /// Everything measured on one mailbox.
@@ -203,8 +233,36 @@ async fn through_mailfront(
         }
         counted(&mut session, &mut through.back, Click::Back).await?;
     }
+    through.orders = order_costs(&mut session, &node.base).await?;
+    through.cache_bytes = Counters::read(&session.browser).await?.cache_bytes;
     node.stop().await;
     Ok(through)
+}
+
+/// Shows the mailbox's first page in every other sort order, one at a
+/// time, and notes what the node kept from each, once its background work
+/// (the prefetch of the next page) has ended.
+async fn order_costs(session: &mut Session, base: &str) -> Result<Vec<OrderCost>, String> {
+    app::background_settled(base).await;
+    let mut costs = Vec::new();
+    for order in OTHER_ORDERS {
+        let weighed_before = Counters::read(&session.browser).await?.cache_bytes;
+        let heap_before = heap::live_bytes();
+
+        let view = session
+            .folder_page(&format!("/mail/INBOX?sort={order}"))
+            .await;
+        view.outcome?;
+        app::background_settled(base).await;
+
+        let weighed_after = Counters::read(&session.browser).await?.cache_bytes;
+        costs.push(OrderCost {
+            order,
+            weighed: weighed_after as i64 - weighed_before as i64,
+            heap: heap::live_bytes() - heap_before,
+        });
+    }
+    Ok(costs)
 }
 
 /// What a person clicks on.
@@ -271,6 +329,12 @@ fn ratio_to_raw(cold: Option<Duration>, raw: Option<Duration>) -> String {
         }
         _ => "–".to_owned(),
     }
+}
+
+fn median_of(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied()
 }
 
 /// The UIDs of a `* SORT` response, in order.
@@ -384,12 +448,48 @@ pub fn report(runs: Option<&[SizeRun]>, samples: usize) -> String {
         ]);
     }
 
+    let mut memory = Table::new(&[
+        ">messages",
+        ">cache, all 10 orders shown, MiB",
+        ">one more order, weighed, bytes / message",
+        ">one more order, live heap, bytes / message",
+        ">live heap, fewest – most",
+    ]);
+    for run in runs {
+        let t = &run.through;
+        let messages = run.account.messages.max(1) as f64;
+        let per_message = |bytes: i64| bytes as f64 / messages;
+        let weighed: Vec<f64> = t.orders.iter().map(|c| per_message(c.weighed)).collect();
+        let heap: Vec<f64> = t.orders.iter().map(|c| per_message(c.heap)).collect();
+        memory.row(vec![
+            run.account.messages.to_string(),
+            format!("{:.2}", t.cache_bytes as f64 / (1 << 20) as f64),
+            fixed(median_of(&weighed), 2),
+            fixed(median_of(&heap), 2),
+            match (
+                t.orders.iter().min_by_key(|c| c.heap),
+                t.orders.iter().max_by_key(|c| c.heap),
+            ) {
+                (Some(low), Some(high)) => format!(
+                    "{:.2} ({}) – {:.2} ({})",
+                    per_message(low.heap),
+                    low.order,
+                    per_message(high.heap),
+                    high.order
+                ),
+                _ => "–".to_owned(),
+            },
+        ]);
+    }
+
     format!(
         "### Mailbox sizes: raw IMAP on one open connection (medians of {samples})\n\n{}\n\
          ### Mailbox sizes: through mailfront, pooled (medians of {samples} fresh nodes and cycles)\n\n{}\n\
-         ### Mailbox sizes: the node's own time, warm pages against raw FETCH (medians)\n\n{}",
+         ### Mailbox sizes: the node's own time, warm pages against raw FETCH (medians)\n\n{}\n\
+         ### Mailbox sizes: memory of one more sort order (its UID list, and the rows of its first two pages)\n\n{}",
         raw.render(),
         web.render(),
-        server.render()
+        server.render(),
+        memory.render()
     )
 }

@@ -322,7 +322,7 @@ impl MailboxState {
     /// Approximate bytes held, for the cache's weigher.
     pub fn weight(&self) -> u32 {
         let lists: usize = self.sorted.values().map(|l| l.len() * 4).sum();
-        let rows = self.rows.len() * 320;
+        let rows: usize = self.rows.values().map(MessageRow::weight).sum();
         let keys = self.sort_keys.as_ref().map_or(0, SortKeyTable::weight);
         let searches = self.searches.weight();
         let total = 256 + self.uids.len() * 4 + lists + rows + keys + searches;
@@ -416,6 +416,14 @@ mod tests {
         assert!(!state.has_heard(mark(0, 0)));
         assert!(!state.has_heard(mark(1, 0)));
         assert!(state.has_heard(mark(MAX_HEARD as u64 + 1, 0)));
+    }
+
+    #[test]
+    fn the_text_of_rows_is_weighed() {
+        let mut state = state_with(&[1, 2]);
+        let before = state.weight();
+        state.rows.get_mut(&1).unwrap().subject = Some("x".repeat(10_000));
+        assert!(state.weight() >= before + 10_000);
     }
 
     #[test]

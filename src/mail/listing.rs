@@ -291,6 +291,19 @@ fn window_start(list: &[u32], request: PageRequest, page_size: usize, page_count
 }
 
 impl MessageRow {
+    /// Approximate bytes the row holds in a cache's map: the record and its
+    /// map slot, then its text, which a hostile message can make long.
+    pub fn weight(&self) -> usize {
+        let text = |value: &Option<String>| value.as_ref().map_or(0, String::len);
+        let flags: usize = self.flags.iter().map(|flag| 24 + flag.len()).sum();
+        std::mem::size_of::<Self>()
+            + 16
+            + text(&self.from)
+            + text(&self.to)
+            + text(&self.subject)
+            + flags
+    }
+
     /// Takes a new flag list, as reported by the server.
     pub fn set_flags(&mut self, flags: &[String]) {
         let has = |flag: &str| flags.iter().any(|f| f.eq_ignore_ascii_case(flag));

@@ -103,6 +103,11 @@ impl MailError {
 }
 
 impl MailService {
+    /// Approximate bytes the cache holds now.
+    pub fn cache_bytes(&self) -> u64 {
+        self.cache.weighted_size()
+    }
+
     pub fn new(
         pool: ImapPool,
         cache: MailCache,

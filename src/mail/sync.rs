@@ -448,6 +448,8 @@ impl MailService {
         if order.descending {
             uids.reverse();
         }
+        // Kept in the cache for as long as the mailbox is: no spare room.
+        uids.shrink_to_fit();
         Ok(uids)
     }
 

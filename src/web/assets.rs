@@ -66,6 +66,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .metrics
         .session_lock_waits
         .store(waited, Ordering::Relaxed);
+    state
+        .metrics
+        .cache_bytes
+        .store(state.mail.cache_bytes(), Ordering::Relaxed);
     (
         [(
             header::CONTENT_TYPE,
