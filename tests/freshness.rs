@@ -492,3 +492,94 @@ async fn a_folder_renamed_or_recreated_while_selected_is_noticed() {
     phone.logout();
     node.stop().await;
 }
+
+#[tokio::test]
+async fn changes_made_while_another_folder_was_open_are_fetched_by_mod_sequence() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("modseq");
+    let mut phone = dovecot.client(&user, &password);
+    phone.create("Other");
+    fill(&mut phone, "INBOX", 30);
+    fill(&mut phone, "Other", 2);
+    let data = app::scratch_dir("modseq");
+    // One connection: going to another folder leaves INBOX unselected, so
+    // INBOX is checked by STATUS and no connection reported the changes.
+    let layer = mailfront::config::SettingsLayer {
+        pool_per_user: Some(1),
+        ..settings_for(dovecot, &data)
+    };
+    let node = Node::start(layer).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+    let searches = r#"mailfront_imap_commands_total{kind="search"}"#;
+    let order = "date-asc";
+
+    assert_eq!(
+        all_pages(&browser, "INBOX", order).await,
+        truth(dovecot, &user, &password, "INBOX", order).await
+    );
+    let first = browser.get(&format!("/mail/INBOX?sort={order}")).await;
+    let flagged = first.texts("td.subject")[2].clone();
+    leave_inbox(&browser, &mut phone, 1).await;
+
+    // Flags only: applied from the changes since the cached mod-sequence,
+    // without fetching the UID list again.
+    let uid = uid_of(&mut phone, &flagged);
+    phone.store(uid, "+FLAGS (\\Flagged)");
+    let before = metric(&browser, searches).await;
+    let page = browser.get(&format!("/mail/INBOX?sort={order}")).await;
+    assert!(
+        page.texts("tr.flagged td.subject").contains(&flagged),
+        "flag not shown"
+    );
+    assert_eq!(
+        metric(&browser, searches).await,
+        before,
+        "no UID list fetched"
+    );
+
+    // Flags, an expunge and new mail at once.
+    leave_inbox(&browser, &mut phone, 2).await;
+    phone.store(uid, "-FLAGS (\\Flagged)");
+    let victim = page.texts("td.subject")[5].clone();
+    let victim_uid = uid_of(&mut phone, &victim);
+    phone.select("INBOX");
+    phone.expunge_uid(victim_uid);
+    phone.append("INBOX", "()", None, &message(77, "while away"));
+    let pages = all_pages(&browser, "INBOX", order).await;
+    assert_eq!(
+        pages,
+        truth(dovecot, &user, &password, "INBOX", order).await
+    );
+    let page = browser.get(&format!("/mail/INBOX?sort={order}")).await;
+    assert!(!page.texts("tr.flagged td.subject").contains(&flagged));
+    assert!(!pages.concat().contains(&victim));
+    assert!(pages.concat().contains(&"while away".to_owned()));
+
+    // A flag change and new mail at once: the count grows as if only mail
+    // had arrived.
+    leave_inbox(&browser, &mut phone, 3).await;
+    phone.store(uid, "+FLAGS (\\Flagged)");
+    phone.append("INBOX", "()", None, &message(78, "later still"));
+    let page = browser.get(&format!("/mail/INBOX?sort={order}")).await;
+    assert!(
+        page.texts("tr.flagged td.subject").contains(&flagged),
+        "flag changed beside new mail not shown"
+    );
+    assert_eq!(
+        all_pages(&browser, "INBOX", order).await,
+        truth(dovecot, &user, &password, "INBOX", order).await
+    );
+    phone.logout();
+    node.stop().await;
+}
+
+/// Shows the folder Other after new mail came to it, which makes the node
+/// select Other on its only connection.
+async fn leave_inbox(browser: &Browser, phone: &mut ImapTestClient, round: u32) {
+    let subject = format!("elsewhere {round}");
+    phone.append("Other", "()", None, &message(200 + round, &subject));
+    let page = browser.get("/mail/Other").await;
+    assert!(page.texts("td.subject").contains(&subject));
+}

@@ -11,10 +11,14 @@
 //! follows and is compared with the state.
 //!
 //! News by UID (VANISHED, FETCH with UID, as QRESYNC servers send it) is
-//! applied piecemeal; new messages are looked up from the last known UIDNEXT
-//! and merged; anything else (news by sequence number, flag changes the
-//! cache cannot name, a count that does not add up) refetches the UID list;
-//! a new UIDVALIDITY drops the mailbox's cache. Every connection's news is
+//! applied piecemeal. When the STATUS shows HIGHESTMODSEQ moved and no
+//! selected connection reported why, a `UID FETCH 1:* (UID FLAGS)
+//! (CHANGEDSINCE ..)` (with VANISHED under QRESYNC) names what changed since
+//! the cached mod-sequence, and only that is applied. New messages are
+//! looked up from the last known UIDNEXT and merged; anything else (news by
+//! sequence number, expunges a server without QRESYNC cannot name, a count
+//! that does not add up) refetches the UID list; a new UIDVALIDITY drops the
+//! mailbox's cache. Every connection's news is
 //! drained into the cache before the connection selects another mailbox or
 //! goes back to the pool.
 //!
@@ -123,6 +127,23 @@ impl MailService {
             }
         };
 
+        // A STATUS tells that flags changed (HIGHESTMODSEQ moved), not which:
+        // unless a selected connection reported them, ask the server.
+        let modseq_moved = {
+            let known = lock(&state);
+            matches!(
+                (status.highestmodseq, known.highestmodseq),
+                (Some(seen), Some(noted)) if seen != noted
+            )
+        };
+        let freshness = match freshness {
+            Freshness::NewMessages | Freshness::Resync if !selected_here && modseq_moved => {
+                self.catch_up_changes(connection, account, raw_name, &state, &status)
+                    .await?
+            }
+            other => other,
+        };
+
         match freshness {
             Freshness::Current => {}
             Freshness::Void => {
@@ -212,6 +233,56 @@ impl MailService {
             .update_folder_counts(account, raw_name, total, unseen);
         tracing::debug!(mailbox = raw_name, "mailbox loaded into the cache");
         Ok(shared)
+    }
+
+    /// Applies what changed since the state's HIGHESTMODSEQ, as a CHANGEDSINCE
+    /// fetch reports it: the flags of messages changed since, and with
+    /// QRESYNC the UIDs expunged since. Returns what is left to do: merge new
+    /// messages, resync when expunges could not be named (CONDSTORE without
+    /// QRESYNC) or the counts still differ, or nothing. Without CONDSTORE
+    /// on the server, or a mod-sequence in the state, it asks for a resync.
+    async fn catch_up_changes(
+        &self,
+        connection: &mut Connection,
+        account: &str,
+        raw_name: &str,
+        state: &SharedMailbox,
+        status: &MailboxStatus,
+    ) -> Result<Freshness, MailError> {
+        let since = lock(state).highestmodseq;
+        let Some(since) = since.filter(|_| connection.capabilities().condstore()) else {
+            return Ok(Freshness::Resync);
+        };
+        let uidvalidity = self.ensure_selected(connection, account, raw_name).await?;
+        if uidvalidity != lock(state).uidvalidity {
+            return Ok(Freshness::Void);
+        }
+        // News that came with the SELECT's connection before the fetch is
+        // news too; both are applied in the order they arrived.
+        bump(&self.metrics.commands.fetch);
+        connection.fetch_changes_since(since).await?;
+        let events = connection.take_events();
+
+        // With QRESYNC every expunge since was named, so an equal count
+        // means nothing arrived that is not known; without, UIDNEXT must
+        // not have moved either.
+        let expunges_named = connection.qresync_enabled();
+        let mut known = lock(state);
+        let from_events = known.apply_events(&events);
+        let held = known.uids.len();
+        let left = match status.messages.map(|m| m as usize) {
+            Some(counted) if counted == held && expunges_named => Freshness::Current,
+            Some(_) if counts_match(&known, status) => Freshness::Current,
+            Some(counted) if held < counted => Freshness::NewMessages,
+            _ => Freshness::Resync,
+        };
+        tracing::debug!(
+            mailbox = raw_name,
+            changes = events.len(),
+            ?left,
+            "changes since the cached mod-sequence applied"
+        );
+        Ok(worst(from_events, left))
     }
 
     /// Looks up the messages that arrived since the last known UIDNEXT and

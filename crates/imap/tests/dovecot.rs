@@ -615,6 +615,59 @@ async fn a_real_dovecot_sends_the_raw_sort_keys_of_every_message() {
     conn.logout().await;
 }
 
+#[tokio::test]
+async fn a_real_dovecot_reports_the_changes_since_a_mod_sequence_as_events() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("changedsince");
+    let mut conn = dovecot.login(&user, &password).await;
+    assert!(conn.qresync_enabled(), "Dovecot enables QRESYNC");
+    let mut uids = Vec::new();
+    for n in 0..4 {
+        let message = format!("Subject: n{n}\r\n\r\nbody\r\n");
+        uids.push(
+            conn.append("INBOX", &[], message.as_bytes())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let since = conn.status("INBOX").await.unwrap().highestmodseq.unwrap();
+
+    // Another client flags one message and expunges another.
+    let mut other = dovecot.login(&user, &password).await;
+    other.select("INBOX", false).await.unwrap();
+    other
+        .store_flags(&uids[1..2], FlagOp::Add, &["\\Flagged"])
+        .await
+        .unwrap();
+    other
+        .store_flags(&uids[3..4], FlagOp::Add, &["\\Deleted"])
+        .await
+        .unwrap();
+    other.uid_expunge(&uids[3..4]).await.unwrap();
+
+    conn.select("INBOX", false).await.unwrap();
+    conn.fetch_changes_since(since).await.unwrap();
+    let events = conn.take_events();
+    let flagged = events.iter().any(|e| {
+        matches!(e, MailboxEvent::FlagsChanged { uid: Some(u), flags, .. }
+            if *u == uids[1] && flags.iter().any(|f| f == "\\Flagged"))
+    });
+    assert!(flagged, "{events:?}");
+    let vanished = events
+        .iter()
+        .any(|e| matches!(e, MailboxEvent::Vanished(v) if v.contains(&uids[3])));
+    assert!(vanished, "{events:?}");
+    let untouched = events
+        .iter()
+        .any(|e| matches!(e, MailboxEvent::FlagsChanged { uid: Some(u), .. } if *u == uids[0]));
+    assert!(!untouched, "only what changed: {events:?}");
+    other.logout().await;
+    conn.logout().await;
+}
+
 /// Appends `count` generated messages with MULTIAPPEND over a raw socket,
 /// 1,000 per command, much faster than one APPEND each.
 async fn load_many(addr: SocketAddr, user: &str, password: &Secret<String>, count: u32) {

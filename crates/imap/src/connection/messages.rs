@@ -325,6 +325,34 @@ impl Connection {
         Ok(body)
     }
 
+    /// `UID FETCH 1:* (UID FLAGS) (CHANGEDSINCE <modseq>)`, with `VANISHED`
+    /// when QRESYNC is enabled: what changed in the selected mailbox since
+    /// that mod-sequence. The answers are not returned but queued as events,
+    /// like any news of the mailbox: the flags of every message changed (or
+    /// added) since, by UID, and with QRESYNC the UIDs expunged since.
+    /// Fails with [`ImapError::Unsupported`] when the server lacks CONDSTORE.
+    #[instrument(level = "debug", parent = &self.span, skip_all)]
+    pub async fn fetch_changes_since(&mut self, modseq: u64) -> Result<(), ImapError> {
+        if !self.capabilities.condstore() {
+            return Err(ImapError::Unsupported {
+                capability: "CONDSTORE",
+            });
+        }
+        let vanished = if self.qresync_enabled {
+            " VANISHED"
+        } else {
+            ""
+        };
+        let command = Command::new("UID FETCH").raw(&format!(
+            " 1:* (UID FLAGS) (CHANGEDSINCE {modseq}{vanished})"
+        ));
+
+        let mut policy = self.policy(Stage::Command);
+        policy.line = self.limits.max_result_line;
+        self.execute(command, policy, Some).await?;
+        Ok(())
+    }
+
     /// `UID FETCH <uids> (UID FLAGS)`: the flags of each UID still present,
     /// in the order of `uids`.
     #[instrument(level = "debug", parent = &self.span, skip_all)]

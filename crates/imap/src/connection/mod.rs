@@ -119,6 +119,8 @@ pub struct Connection {
     /// The text of a BYE seen on this connection.
     bye: Option<String>,
     authenticated: bool,
+    /// True once the server said QRESYNC is enabled (ENABLED QRESYNC).
+    qresync_enabled: bool,
 }
 
 impl std::fmt::Debug for Connection {
@@ -201,6 +203,7 @@ impl Connection {
                 in_flight: false,
                 bye: None,
                 authenticated: false,
+                qresync_enabled: false,
             };
             conn.read_greeting().await?;
 
@@ -237,6 +240,12 @@ impl Connection {
     /// The untagged news gathered since the last call, oldest first.
     pub fn take_events(&mut self) -> Vec<MailboxEvent> {
         self.mailbox.take_events()
+    }
+
+    /// True when QRESYNC is enabled: expunges are then reported as
+    /// VANISHED, by UID, and CHANGEDSINCE fetches may ask for them.
+    pub fn qresync_enabled(&self) -> bool {
+        self.qresync_enabled
     }
 
     /// How far the selected mailbox's news has been taken; see

@@ -178,8 +178,22 @@ impl Connection {
         };
 
         let command = Command::new("ENABLE").raw(" ").raw(extension);
-        match self.execute(command, self.policy(Stage::Login), Some).await {
-            Ok(_) => Ok(()),
+        let mut enabled = Vec::new();
+        let claim = |response| match response {
+            Untagged::Enabled(names) => {
+                enabled.extend(names);
+                None
+            }
+            other => Some(other),
+        };
+        match self
+            .execute(command, self.policy(Stage::Login), claim)
+            .await
+        {
+            Ok(_) => {
+                self.qresync_enabled = enabled.iter().any(|n| n.eq_ignore_ascii_case("QRESYNC"));
+                Ok(())
+            }
             Err(ImapError::CommandFailed { code, .. }) => {
                 warn!(
                     extension,
