@@ -34,6 +34,11 @@
 //! set by another client shows them here only once other news, or a
 //! connection not followed yet, brings the STATUS back.
 //!
+//! On a server without CONDSTORE, a STATUS cannot tell that flags changed:
+//! flags set by another client while no pooled connection had the mailbox
+//! selected show only once the rows are fetched again (a resync, or the
+//! mailbox leaving the cache).
+//!
 //! The first view of a large mailbox on a server without SORT waits for the
 //! keys of every message: on Dovecot 2.3, 12 s for 100,000 messages whose
 //! files were not read before, 1.7 s once they were; meanwhile further
