@@ -583,3 +583,94 @@ async fn leave_inbox(browser: &Browser, phone: &mut ImapTestClient, round: u32) 
     let page = browser.get("/mail/Other").await;
     assert!(page.texts("td.subject").contains(&subject));
 }
+
+#[tokio::test]
+async fn a_message_read_here_leaves_the_unread_search_at_once() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("readsearch");
+    let mut phone = dovecot.client(&user, &password);
+    fill(&mut phone, "INBOX", 12);
+    phone.logout();
+    let data = app::scratch_dir("readsearch");
+    let node = Node::start(settings_for(dovecot, &data)).await;
+    let browser = Browser::signed_in(&node.base, &user, &password).await;
+    let unread = "/mail/INBOX?sort=arrival-desc&unread=1";
+
+    // Shown a few times, so that the search is checked by NOOP alone.
+    for _ in 0..3 {
+        assert_eq!(browser.get(unread).await.texts("td.subject").len(), 12);
+        app::background_settled(&node.base).await;
+    }
+    for read in 1..=3 {
+        let list = browser.get(unread).await;
+        let opened = list.texts("td.subject")[0].clone();
+        let link = list.attrs("td.subject a", "href")[0].clone();
+        assert_eq!(browser.get(&link).await.status, 200);
+        app::background_settled(&node.base).await;
+
+        let after = browser.get(unread).await.texts("td.subject");
+        assert!(
+            !after.contains(&opened),
+            "{opened} read, still listed: {after:?}"
+        );
+        assert_eq!(after.len(), 12 - read);
+    }
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn new_mail_found_by_concurrent_views_is_listed_once() {
+    let Some(dovecot) = Dovecot::shared() else {
+        return;
+    };
+    let (user, password) = dovecot.new_user("twicemerged");
+    let mut phone = dovecot.client(&user, &password);
+    fill(&mut phone, "INBOX", 45);
+    let data = app::scratch_dir("twicemerged");
+    let node = Node::start(settings_for(dovecot, &data)).await;
+    let first = Browser::signed_in(&node.base, &user, &password).await;
+    let second = Browser::signed_in(&node.base, &user, &password).await;
+    let order = "arrival-desc";
+    for _ in 0..3 {
+        for browser in [&first, &second] {
+            all_pages(browser, "INBOX", order).await;
+            app::background_settled(&node.base).await;
+        }
+    }
+
+    for round in 0..6u32 {
+        let subject = format!("burst {round:02}");
+        let arrival = format!("03-Apr-2024 12:{round:02}:00 +0000");
+        phone.append(
+            "INBOX",
+            "()",
+            Some(&arrival),
+            &message(700 + round, &subject),
+        );
+        let views: Vec<_> = (0..4)
+            .map(|task| {
+                let browser = if task % 2 == 0 { &first } else { &second }.clone();
+                let url = format!("/mail/INBOX?sort={order}");
+                tokio::spawn(async move { browser.get(&url).await.texts("td.subject") })
+            })
+            .collect();
+        for view in views {
+            let shown = view.await.expect("the view ends");
+            let times = shown.iter().filter(|s| **s == subject).count();
+            assert_eq!(times, 1, "round {round}: {shown:?}");
+        }
+        app::background_settled(&node.base).await;
+        let truth = truth(dovecot, &user, &password, "INBOX", order).await;
+        for browser in [&first, &second] {
+            assert_eq!(
+                all_pages(browser, "INBOX", order).await,
+                truth,
+                "round {round}"
+            );
+        }
+    }
+    phone.logout();
+    node.stop().await;
+}

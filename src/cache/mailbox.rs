@@ -80,6 +80,24 @@ impl MailboxState {
         }
     }
 
+    /// Applies a flag change stored through mailfront: the rows of `uids`
+    /// gain (`add`) or lose `flag`, and search results, which may hang on
+    /// it, are forgotten. The server tells other connections of the change
+    /// but not, with a silent STORE, the one that made it.
+    pub fn apply_own_flag_change(&mut self, uids: &[u32], flag: &str, add: bool) {
+        self.searches.clear();
+        for uid in uids {
+            if let Some(row) = self.rows.get_mut(uid) {
+                let mut flags = row.flags.clone();
+                flags.retain(|f| !f.eq_ignore_ascii_case(flag));
+                if add {
+                    flags.push(flag.to_owned());
+                }
+                row.set_flags(&flags);
+            }
+        }
+    }
+
     /// Notes that this state now reflects the mailbox as the connection at
     /// `mark` sees it: validated against the server (or loaded) on it, with
     /// its news taken up to the mark.
@@ -242,6 +260,12 @@ impl MailboxState {
     /// than a server's SORT and cannot disagree with them; the caller adds
     /// the new messages' keys.
     pub fn merge_new(&mut self, new_rows: Vec<MessageRow>) {
+        // Two requests that found the same new mail at once both merge it:
+        // the second finds it known already.
+        let new_rows: Vec<MessageRow> = new_rows
+            .into_iter()
+            .filter(|row| self.uids.binary_search(&row.uid).is_err())
+            .collect();
         if new_rows.is_empty() {
             return;
         }
@@ -509,6 +533,37 @@ mod tests {
         assert_eq!(state.uids, vec![1, 2, 3, 4, 5]);
         assert_eq!(*state.sorted[&SortOrder::default()], vec![5, 4, 3, 2, 1]);
         assert_eq!(state.uidnext, 6);
+    }
+
+    #[test]
+    fn mail_merged_twice_is_listed_once() {
+        let mut state = state_with(&[1, 2, 3]);
+        state.merge_new(vec![row(4, 20)]);
+        state.merge_new(vec![row(4, 20)]);
+        assert_eq!(state.uids, vec![1, 2, 3, 4]);
+        assert_eq!(*state.sorted[&SortOrder::default()], vec![4, 3, 2, 1]);
+    }
+
+    #[test]
+    fn a_flag_stored_here_changes_the_row_and_forgets_searches() {
+        let mut state = state_with(&[1, 2]);
+        let input = crate::mail::SearchInput {
+            text: Some("anything"),
+            ..Default::default()
+        };
+        let query = crate::mail::SearchQuery::from_input(&input)
+            .unwrap()
+            .unwrap();
+        let markers = state.markers();
+        state
+            .searches
+            .insert(query, SortOrder::default(), markers, Arc::new(vec![1]));
+
+        state.apply_own_flag_change(&[1], "\\Seen", true);
+        assert!(!state.rows[&1].unread);
+        assert!(state.searches.is_empty());
+        state.apply_own_flag_change(&[1], "\\seen", false);
+        assert!(state.rows[&1].unread);
     }
 
     #[test]

@@ -112,20 +112,7 @@ impl MailService {
         bump(&self.metrics.commands.store);
         connection.store_flags(&present, op, &[flag]).await?;
 
-        {
-            let mut known = lock(&state);
-            known.searches.clear();
-            for uid in &present {
-                if let Some(row) = known.rows.get_mut(uid) {
-                    let mut flags = row.flags.clone();
-                    flags.retain(|f| !f.eq_ignore_ascii_case(flag));
-                    if op == FlagOp::Add {
-                        flags.push(flag.to_owned());
-                    }
-                    row.set_flags(&flags);
-                }
-            }
-        }
+        lock(&state).apply_own_flag_change(&present, flag, op == FlagOp::Add);
         self.absorb_events(&mut connection, account);
         self.refresh_counts(&mut connection, account, raw_name, Some(&state))
             .await;

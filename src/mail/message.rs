@@ -123,11 +123,12 @@ impl MailService {
             connection
                 .store_flags(&[uid], FlagOp::Add, &["\\Seen"])
                 .await?;
-            let mut flags = row.flags.clone();
-            flags.push("\\Seen".to_owned());
-            row.set_flags(&flags);
             let mut known = lock(&state);
             known.rows.insert(uid, row.clone());
+            known.apply_own_flag_change(&[uid], "\\Seen", true);
+            if let Some(seen) = known.rows.get(&uid) {
+                row = seen.clone();
+            }
             known.unseen = known.unseen.map(|n| n.saturating_sub(1));
             let (total, unseen) = (known.uids.len() as u32, known.unseen);
             drop(known);
