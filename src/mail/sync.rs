@@ -3,12 +3,12 @@
 //! Every use of a cached state starts with the cheapest check the server
 //! allows. On a connection that has the mailbox selected that is one NOOP:
 //! the server syncs the connection's view and reports every change since
-//! its last command as untagged news. When there is none, and the state has
-//! taken in all the news this connection was ever given (its
-//! [`NewsMark`](mailfront_imap::NewsMark) is one the state has heard), the
-//! state is current and nothing more is asked. Otherwise one STATUS
-//! (MESSAGES UNSEEN UIDNEXT UIDVALIDITY, HIGHESTMODSEQ with CONDSTORE)
-//! follows and is compared with the state.
+//! its last command as untagged news. When there is none, and the state was
+//! last checked (or loaded) on this very selection with no news taken from
+//! it since (its [`NewsMark`](mailfront_imap::NewsMark) is one the state has
+//! noted), the state is current and nothing more is asked. Otherwise one
+//! STATUS (MESSAGES UNSEEN UIDNEXT UIDVALIDITY, HIGHESTMODSEQ with
+//! CONDSTORE) follows and is compared with the state.
 //!
 //! News by UID (VANISHED, FETCH with UID, as QRESYNC servers send it) is
 //! applied piecemeal. When the STATUS shows HIGHESTMODSEQ moved and no
@@ -576,7 +576,6 @@ impl MailService {
         let Some(raw_name) = connection.selected().map(|s| s.raw_name.clone()) else {
             return;
         };
-        let before = connection.news_mark();
         let events = connection.take_events();
         if events.is_empty() {
             return;
@@ -584,15 +583,9 @@ impl MailService {
         let Some(state) = self.cache.mailbox(account, &raw_name) else {
             return;
         };
-        let mut known = lock(&state);
-        let freshness = known.apply_events(&events);
+        let freshness = lock(&state).apply_events(&events);
         if freshness != Freshness::Current {
-            drop(known);
             self.cache.forget_mailbox(account, &raw_name);
-            return;
-        }
-        if let (Some(before), Some(after)) = (before, connection.news_mark()) {
-            known.advance_heard(before, after);
         }
     }
 
@@ -643,10 +636,10 @@ pub(crate) fn lock(state: &SharedMailbox) -> std::sync::MutexGuard<'_, MailboxSt
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Notes that `state`, just loaded or validated on `connection`, has taken
-/// in the news of the connection's selection of the mailbox, if it has one.
-/// News the connection received but was not yet taken will be applied when
-/// it is; applying news already reflected changes nothing.
+/// Notes that `state` was just loaded or validated on `connection`, at the
+/// news mark of its selection of the mailbox, if it has one. Any news taken
+/// from the connection later moves its mark, so its next check is a STATUS
+/// again.
 fn follow_news_of(connection: &Connection, raw_name: &str, state: &SharedMailbox) {
     let selected_here = connection
         .selected()
