@@ -44,6 +44,9 @@ pub struct MailboxState {
     /// Connections this state was last validated or loaded on, each at the
     /// mark it had then; see [`MailboxState::has_heard`].
     heard: Vec<NewsMark>,
+    /// News items applied so far. Rows read on one connection while another
+    /// connection's news was applied may be older than that news.
+    pub news_applied: u64,
 }
 
 /// The most connections a state follows the news of; more than a user's
@@ -77,6 +80,7 @@ impl MailboxState {
             sort_keys: None,
             searches: SearchResults::default(),
             heard: Vec::new(),
+            news_applied: 0,
         }
     }
 
@@ -134,6 +138,7 @@ impl MailboxState {
     /// number asks for a resync, since the connection that reported it may
     /// have a different view of sequence numbers than this cache.
     pub fn apply_events(&mut self, events: &[MailboxEvent]) -> Freshness {
+        self.news_applied += events.len() as u64;
         let mut freshness = Freshness::Current;
         for event in events {
             match event {

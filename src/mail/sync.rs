@@ -442,7 +442,10 @@ impl MailService {
         tokio::spawn(async move {
             let _running = running;
             let _slot = slot;
-            let uidvalidity = lock(&state).uidvalidity;
+            let (uidvalidity, news_before) = {
+                let known = lock(&state);
+                (known.uidvalidity, known.news_applied)
+            };
             let selected = service
                 .ensure_selected(&mut connection, &account, &raw_name)
                 .await;
@@ -453,6 +456,14 @@ impl MailService {
             match connection.fetch_summaries(&missing).await {
                 Ok(summaries) => {
                     let mut known = lock(&state);
+                    if known.news_applied != news_before {
+                        // Flags read here may predate news applied meanwhile
+                        // from another connection; the page fetches its own.
+                        tracing::debug!("prefetched rows dropped: news came meanwhile");
+                        drop(known);
+                        service.absorb_events(&mut connection, &account);
+                        return;
+                    }
                     for summary in &summaries {
                         if known.uids.binary_search(&summary.uid).is_ok() {
                             known.rows.insert(summary.uid, row_from_summary(summary));
