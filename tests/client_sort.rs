@@ -14,21 +14,8 @@
 mod app;
 mod support;
 
-use app::{settings_for, Browser, Node};
+use app::{settings_for, Browser, Node, SORT_ORDERS as ORDERS};
 use support::{Dovecot, ImapTestClient};
-
-const ORDERS: [&str; 10] = [
-    "arrival-desc",
-    "arrival-asc",
-    "date-desc",
-    "date-asc",
-    "from-asc",
-    "from-desc",
-    "subject-asc",
-    "subject-desc",
-    "size-desc",
-    "size-asc",
-];
 
 /// One test message: header lines (CRLF added), INTERNALDATE, body.
 struct Mail {

@@ -78,19 +78,6 @@ pub struct OrderCost {
     pub heap: i64,
 }
 
-/// The sort orders shown after the default one, newest arrival first.
-const OTHER_ORDERS: [&str; 9] = [
-    "arrival-asc",
-    "date-desc",
-    "date-asc",
-    "from-asc",
-    "from-desc",
-    "subject-asc",
-    "subject-desc",
-    "size-desc",
-    "size-asc",
-];
-
 /// What one mailbox costs through mailfront.
 #[derive(Default)]
 pub struct Through {
@@ -103,7 +90,7 @@ pub struct Through {
     pub prev: WarmStep,
     pub message: WarmStep,
     pub back: WarmStep,
-    /// One entry per order of [`OTHER_ORDERS`].
+    /// One entry per sort order but the default.
     pub orders: Vec<OrderCost>,
     /// The cache's weighing once every order was shown.
     pub cache_bytes: u64,
@@ -245,7 +232,7 @@ async fn through_mailfront(
 async fn order_costs(session: &mut Session, base: &str) -> Result<Vec<OrderCost>, String> {
     app::background_settled(base).await;
     let mut costs = Vec::new();
-    for order in OTHER_ORDERS {
+    for order in app::SORT_ORDERS.into_iter().skip(1) {
         let weighed_before = Counters::read(&session.browser).await?.cache_bytes;
         let heap_before = heap::live_bytes();
 

@@ -13,6 +13,21 @@ use mailfront::config::{Settings, SettingsLayer};
 use mailfront::server::RunningServer;
 use scraper::{Html, Selector};
 
+/// Every sort order of a folder page, as its address names it; the default
+/// (newest arrival first) comes first.
+pub const SORT_ORDERS: [&str; 10] = [
+    "arrival-desc",
+    "arrival-asc",
+    "date-desc",
+    "date-asc",
+    "from-asc",
+    "from-desc",
+    "subject-asc",
+    "subject-desc",
+    "size-desc",
+    "size-asc",
+];
+
 use crate::support::Dovecot;
 
 /// A mailfront node serving on 127.0.0.1 with its own data folder.
