@@ -18,9 +18,8 @@
 //! looked up from the last known UIDNEXT and merged; anything else (news by
 //! sequence number, expunges a server without QRESYNC cannot name, a count
 //! that does not add up) refetches the UID list; a new UIDVALIDITY drops the
-//! mailbox's cache. Every connection's news is
-//! drained into the cache before the connection selects another mailbox or
-//! goes back to the pool.
+//! mailbox's cache. Every connection's news is drained into the cache
+//! before the connection selects another mailbox or goes back to the pool.
 //!
 //! A server with SORT sorts each order once. On a server without it, the
 //! sort keys of every message are fetched once when the mailbox is loaded,
@@ -262,8 +261,8 @@ impl MailService {
         if uidvalidity != lock(state).uidvalidity {
             return Ok(Freshness::Void);
         }
-        // News that came with the SELECT's connection before the fetch is
-        // news too; both are applied in the order they arrived.
+        // The connection had another mailbox selected: the SELECT just made
+        // left no older news of this one, so the events are the fetch's.
         bump(&self.metrics.commands.fetch);
         connection.fetch_changes_since(since).await?;
         let events = connection.take_events();

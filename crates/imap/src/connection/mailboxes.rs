@@ -60,20 +60,7 @@ impl Connection {
             command = command.raw(" RETURN (SPECIAL-USE)");
         }
 
-        let mut listed = Vec::new();
-        self.execute(
-            command,
-            self.policy(Stage::Command),
-            |response| match response {
-                Untagged::List(mailbox) => {
-                    listed.push(mailbox);
-                    None
-                }
-                other => Some(other),
-            },
-        )
-        .await?;
-        Ok(listed)
+        self.collect_listed(command).await
     }
 
     /// Asks STATUS for MESSAGES, UNSEEN, UIDNEXT, UIDVALIDITY and, with
@@ -202,6 +189,11 @@ impl Connection {
     #[instrument(level = "debug", parent = &self.span, skip_all)]
     pub async fn list_subscribed(&mut self) -> Result<Vec<ListedMailbox>, ImapError> {
         let command = Command::new("LSUB").raw(" \"\" \"*\"");
+        self.collect_listed(command).await
+    }
+
+    /// Sends a LIST or LSUB and gathers the mailboxes it names.
+    async fn collect_listed(&mut self, command: Command) -> Result<Vec<ListedMailbox>, ImapError> {
         let mut listed = Vec::new();
         self.execute(
             command,

@@ -47,10 +47,10 @@ pub enum MailboxEvent {
 /// which selection it is (no two SELECTs in one process share a number) and
 /// how many events have been taken from it so far.
 ///
-/// Two equal marks mean no event was taken in between. A cache that applied
-/// every event taken after it noted a mark, and finds the connection still at
-/// that mark with an empty queue after NOOP, missed nothing the server told
-/// this connection.
+/// Two equal marks mean no event was taken in between. A cache checked
+/// against the server on this connection at some mark, that finds the
+/// connection still at that mark with an empty queue after NOOP, missed
+/// nothing the server told this connection since.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NewsMark {
     /// The selection, numbered when its SELECT completed.
